@@ -1,0 +1,49 @@
+"""Input checks shared by all metrics: shapes are checked at trace time.
+
+Every failure is a ``ValueError`` naming the metric, the argument and the
+shapes involved, raised while tracing (shapes are static), so a bad call
+fails before anything runs and never yields a silently wrong number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import jax.numpy as jnp
+
+
+def shape_of(x) -> tuple:
+  return tuple(np.shape(x))
+
+
+def fail(metric, message: str) -> ValueError:
+  """A ``ValueError`` prefixed with the metric's class name."""
+  return ValueError(f"{type(metric).__name__}: {message}")
+
+
+def check_same_shape(metric, y_true, y_pred, what="y_true and y_pred"):
+  if shape_of(y_true) != shape_of(y_pred):
+    raise fail(metric, f"expected {what} of the same shape, got y_true "
+               f"{shape_of(y_true)} and y_pred {shape_of(y_pred)}")
+
+
+def check_min_rank(metric, name, x, min_rank):
+  if np.ndim(x) < min_rank:
+    raise fail(metric, f"expected {name} with at least {min_rank} "
+               f"dimension(s), got shape {shape_of(x)}")
+
+
+def check_broadcast(metric, name, x, target_shape):
+  """``x`` must broadcast to ``target_shape`` (e.g. a sample weight)."""
+  target_shape = tuple(target_shape)
+  try:
+    fits = np.broadcast_shapes(shape_of(x), target_shape) == target_shape
+  except ValueError:
+    fits = False
+  if not fits:
+    raise fail(metric, f"{name} of shape {shape_of(x)} does not broadcast to "
+               f"shape {target_shape}")
+
+
+def as_float(x):
+  """Inputs as float32 arrays (bools and ints included)."""
+  return jnp.asarray(x, jnp.float32)

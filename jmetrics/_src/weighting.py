@@ -1,0 +1,59 @@
+"""Keras' rules for aligning ranks and reducing sample weights, written once.
+
+Every metric that averages per-sample values follows these rules so that
+results match Keras 3 batch for batch.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jmetrics._src import checks
+
+
+def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+  """Squeezes or expands the trailing unit axis when ranks differ by one."""
+  r1, r2 = jnp.ndim(x1), jnp.ndim(x2)
+  if r1 == r2 + 1 and jnp.shape(x1)[-1] == 1:
+    if r2 == 1 and expand_rank_1:
+      x2 = jnp.expand_dims(x2, -1)
+    else:
+      x1 = jnp.squeeze(x1, -1)
+  if r2 == r1 + 1 and jnp.shape(x2)[-1] == 1:
+    if r1 == 1 and expand_rank_1:
+      x1 = jnp.expand_dims(x1, -1)
+    else:
+      x2 = jnp.squeeze(x2, -1)
+  return x1, x2
+
+
+def samplewise(metric, values, sample_weight, reduce_fn=jnp.mean):
+  """Reduces ``values`` to one value per sample, weighting them like Keras.
+
+  Args:
+    metric: the metric asking (named in error messages).
+    values: per-element values, the batch on axis 0.
+    sample_weight: ``None`` or weights broadcastable to ``values`` after
+      Keras' rank alignment.
+    reduce_fn: how trailing axes are reduced (``mean`` for `Mean`, ``sum``
+      for `Sum`).
+
+  Returns:
+    ``(values, sample_weight)``: weighted per-sample values and the matching
+    per-sample weights (``None`` if none were given).
+  """
+  values = checks.as_float(values)
+  if sample_weight is not None:
+    sample_weight = checks.as_float(sample_weight)
+    values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
+    weight_ndim, values_ndim = sample_weight.ndim, values.ndim
+    if values_ndim > weight_ndim:
+      values = reduce_fn(values, axis=tuple(range(weight_ndim, values_ndim)))
+    checks.check_broadcast(metric, "sample_weight", sample_weight, values.shape)
+    sample_weight = jnp.broadcast_to(sample_weight, values.shape)
+    values = values * sample_weight
+    if weight_ndim > 1:
+      sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, weight_ndim)))
+  if values.ndim > 1:
+    values = reduce_fn(values, axis=tuple(range(1, values.ndim)))
+  return values, sample_weight
