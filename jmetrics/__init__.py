@@ -8,6 +8,7 @@ from jmetrics._src.reduction import MeanState
 from jmetrics._src.reduction import MeanTensor
 from jmetrics._src.reduction import SampleMeanMetric
 from jmetrics._src.reduction import Sum
+from jmetrics._src.registry import get
 from jmetrics._src.wide import Wide
 
 __version__ = "0.1.0"
@@ -21,5 +22,6 @@ __all__ = (
     "SampleMeanMetric",
     "Sum",
     "Wide",
+    "get",
     "metric_dataclass",
 )
