@@ -2,26 +2,120 @@
 
 from jmetrics._src.base import Metric
 from jmetrics._src.base import metric_dataclass
+from jmetrics._src.wide import Wide
 from jmetrics._src.reduction import Mean
 from jmetrics._src.reduction import MeanMetricWrapper
 from jmetrics._src.reduction import MeanState
 from jmetrics._src.reduction import MeanTensor
 from jmetrics._src.reduction import SampleMeanMetric
 from jmetrics._src.reduction import Sum
+from jmetrics._src.accuracy import Accuracy
+from jmetrics._src.accuracy import BinaryAccuracy
+from jmetrics._src.accuracy import CategoricalAccuracy
+from jmetrics._src.accuracy import SparseCategoricalAccuracy
+from jmetrics._src.accuracy import SparseTopKCategoricalAccuracy
+from jmetrics._src.accuracy import TopKCategoricalAccuracy
+from jmetrics._src.accuracy import binary_accuracy
+from jmetrics._src.accuracy import categorical_accuracy
+from jmetrics._src.accuracy import sparse_categorical_accuracy
+from jmetrics._src.accuracy import sparse_top_k_categorical_accuracy
+from jmetrics._src.accuracy import top_k_categorical_accuracy
+from jmetrics._src.probabilistic import BinaryCrossentropy
+from jmetrics._src.probabilistic import CategoricalCrossentropy
+from jmetrics._src.probabilistic import KLDivergence
+from jmetrics._src.probabilistic import Poisson
+from jmetrics._src.probabilistic import SparseCategoricalCrossentropy
+from jmetrics._src.probabilistic import binary_crossentropy
+from jmetrics._src.probabilistic import categorical_crossentropy
+from jmetrics._src.probabilistic import kl_divergence
+from jmetrics._src.probabilistic import poisson
+from jmetrics._src.probabilistic import sparse_categorical_crossentropy
+from jmetrics._src.regression import ConcordanceCorrelation
+from jmetrics._src.regression import CosineSimilarity
+from jmetrics._src.regression import LogCoshError
+from jmetrics._src.regression import MeanAbsoluteError
+from jmetrics._src.regression import MeanAbsolutePercentageError
+from jmetrics._src.regression import MeanSquaredError
+from jmetrics._src.regression import MeanSquaredLogarithmicError
+from jmetrics._src.regression import PearsonCorrelation
+from jmetrics._src.regression import R2Score
+from jmetrics._src.regression import R2ScoreState
+from jmetrics._src.regression import RootMeanSquaredError
+from jmetrics._src.regression import concordance_correlation
+from jmetrics._src.regression import cosine_similarity
+from jmetrics._src.regression import huber
+from jmetrics._src.regression import log_cosh
+from jmetrics._src.regression import mean_absolute_error
+from jmetrics._src.regression import mean_absolute_percentage_error
+from jmetrics._src.regression import mean_squared_error
+from jmetrics._src.regression import mean_squared_logarithmic_error
+from jmetrics._src.regression import pearson_correlation
+from jmetrics._src.hinge import CategoricalHinge
+from jmetrics._src.hinge import Hinge
+from jmetrics._src.hinge import SquaredHinge
+from jmetrics._src.hinge import categorical_hinge
+from jmetrics._src.hinge import hinge
+from jmetrics._src.hinge import squared_hinge
 from jmetrics._src.registry import get
-from jmetrics._src.wide import Wide
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "Accuracy",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "ConcordanceCorrelation",
+    "CosineSimilarity",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
     "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
     "MeanState",
     "MeanTensor",
     "Metric",
+    "PearsonCorrelation",
+    "Poisson",
+    "R2Score",
+    "R2ScoreState",
+    "RootMeanSquaredError",
     "SampleMeanMetric",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
     "Sum",
+    "TopKCategoricalAccuracy",
     "Wide",
+    "binary_accuracy",
+    "binary_crossentropy",
+    "categorical_accuracy",
+    "categorical_crossentropy",
+    "categorical_hinge",
+    "concordance_correlation",
+    "cosine_similarity",
     "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
     "metric_dataclass",
+    "pearson_correlation",
+    "poisson",
+    "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
+    "top_k_categorical_accuracy",
 )

@@ -18,6 +18,7 @@ all against the oracle's value on the same batches.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Optional, Sequence
 
 import jax
@@ -144,6 +145,22 @@ def _batches_per_device(batches):
   return [(stacked_args, np.stack([w for _, w in padded]))]
 
 
+@functools.lru_cache(maxsize=None)
+def _pmapped_update(metric, weighted, weight_axis):
+  """One compiled pmap per metric and weight layout, reused across batches."""
+  if not weighted:
+    # A None argument is not passed through pmap: its in_axes entry would
+    # be taken for an unmapped leaf and shift the axes of the others.
+    return jax.pmap(lambda s, a: _update(metric, s, a, None), axis_name="batch")
+  return jax.pmap(lambda s, a, w: _update(metric, s, a, w), axis_name="batch",
+                  in_axes=(0, 0, weight_axis))
+
+
+@functools.lru_cache(maxsize=None)
+def _pmapped_sync(metric):
+  return jax.pmap(lambda s: metric.sync(s, "batch"), axis_name="batch")
+
+
 def run_pmap(metric, batches, synced=True, batch_axis=True):
   state = jax.tree.map(lambda x: jnp.stack([x] * N_DEVICES), metric.init())
   shard = _shard if batch_axis else lambda x: x
@@ -152,20 +169,13 @@ def run_pmap(metric, batches, synced=True, batch_axis=True):
   for args, weight in batches:
     sharded_args = tuple(shard(a) for a in args)
     weight_axis = _weight_axis(weight, args) if batch_axis else 0
-    if weight is None:
-      # A None argument is not passed through pmap: its in_axes entry would
-      # be taken for an unmapped leaf and shift the axes of the others.
-      step = jax.pmap(lambda s, a: _update(metric, s, a, None),
-                      axis_name="batch")
-      state = step(state, sharded_args)
-    else:
-      step = jax.pmap(lambda s, a, w: _update(metric, s, a, w),
-                      axis_name="batch", in_axes=(0, 0, weight_axis))
-      state = step(state, sharded_args,
-                   weight if weight_axis is None else shard(weight))
+    state = _pmapped_update(metric, weight is not None, weight_axis)(
+        state, sharded_args,
+        *(() if weight is None else
+          (weight if weight_axis is None else shard(weight),)))
   if synced:
     # Sync once at the end: each device holds its shard's partial state.
-    state = jax.pmap(lambda s: metric.sync(s, "batch"), axis_name="batch")(state)
+    state = _pmapped_sync(metric)(state)
     return jax.vmap(metric.compute)(state)
   return metric.compute(metric.merge_stacked(state))
 

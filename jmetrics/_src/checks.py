@@ -47,3 +47,10 @@ def check_broadcast(metric, name, x, target_shape):
 def as_float(x):
   """Inputs as float32 arrays (bools and ints included)."""
   return jnp.asarray(x, jnp.float32)
+
+
+def same_shape_floats(metric, y_true, y_pred):
+  """Both inputs as float32 arrays of one shape, with at least one axis."""
+  check_same_shape(metric, y_true, y_pred)
+  check_min_rank(metric, "y_pred", y_pred, 1)
+  return as_float(y_true), as_float(y_pred)

@@ -14,9 +14,10 @@ transformations (Knuth's TwoSum, Dekker's FastTwoSum). The pair carries about
   growing.
 
 The same pair also merges exactly (`wide_merge`) and reduces across devices
-with one all-reduce (`wide_psum`), which splits each pair into three float32
-"limbs" aligned to fixed powers of two so that the device sum of each limb is
-itself exact for integer totals (up to 128 devices).
+with state-sized all-reduces (`wide_psum`): a ``pmax`` fixes a common
+power-of-two grid, and one ``psum`` adds the pairs split into three float32
+"limbs" on that grid, whose device sums are exact (up to 128 devices), so
+integer totals stay exact and fractional ones keep double-float precision.
 
 All functions are pure, elementwise and jit-able; shapes broadcast like
 ``jnp.add``.
@@ -30,9 +31,6 @@ import jax
 import jax.numpy as jnp
 
 _F32 = jnp.float32
-# Limb boundaries for the exact all-reduce (see `wide_psum`).
-_LIMB_HI = 2.0**32
-_LIMB_MID = 2.0**16
 # Splitting int32 counts at 2**12 leaves two parts with <= 19 significant bits
 # each, both exactly representable in float32.
 _INT_SPLIT_BITS = 12
@@ -67,7 +65,10 @@ def wide_zeros(shape=()) -> Wide:
 
 def wide_add(acc: Wide, x) -> Wide:
   """Adds float values ``x`` (broadcast to ``acc``'s shape) to a total."""
-  x = jnp.broadcast_to(jnp.asarray(x, _F32), jnp.shape(acc.hi))
+  # The barrier keeps XLA from fusing a producer's multiply into the sum
+  # below as an FMA, which would make ``s + err`` differ from ``hi + x``.
+  x = jax.lax.optimization_barrier(
+      jnp.broadcast_to(jnp.asarray(x, _F32), jnp.shape(acc.hi)))
   s, err = _two_sum(acc.hi, x)
   return Wide(*_fast_two_sum(s, acc.lo + err))
 
@@ -91,31 +92,53 @@ def wide_value(acc: Wide) -> jax.Array:
   return acc.hi + acc.lo
 
 
-def _limbs(acc: Wide) -> jax.Array:
-  """Splits ``hi + lo`` into three float32 limbs whose cross-device sums are exact.
+def _round_to_grid(x, grid):
+  """``x`` rounded to a multiple of the power of two ``grid``, and the remainder.
 
-  For an integer total below 2**48 the limbs are integer multiples of 2**32,
-  2**16 and 1 with magnitudes below 2**48, 2**33 and 2**17, so adding the same
-  limb of up to 128 devices never rounds. Each split point is found by
-  truncation, which only drops low bits and is therefore exact; for non-integer
-  or huge totals the limbs are still a faithful split and the device sum is no
-  worse than a plain float32 all-reduce of the totals.
+  Both parts are exact: scaling by a power of two and subtracting the nearest
+  grid point only move or drop bits.
   """
-  top = jnp.trunc(acc.hi / _LIMB_HI) * _LIMB_HI
-  rest = acc.hi - top
-  mid = jnp.trunc(rest / _LIMB_MID) * _LIMB_MID
-  lo_mid = jnp.trunc(acc.lo / _LIMB_MID) * _LIMB_MID
-  return jnp.stack([top, mid + lo_mid, (rest - mid) + (acc.lo - lo_mid)])
+  on_grid = jnp.round(x / grid) * grid
+  return on_grid, x - on_grid
+
+
+def _limbs(acc: Wide, bound) -> jax.Array:
+  """Splits ``hi + lo`` into three limbs on grids tied to ``bound``.
+
+  ``bound`` is a power of two with ``|hi| <= bound`` on every device. The
+  first limb is a multiple of ``bound / 2**16`` (at most 2**16 units), the
+  second of ``bound / 2**32`` (below 2**17 units), so adding the same limb of
+  up to 128 devices needs at most 24 bits and never rounds; the third limb
+  holds what is left, below ``bound / 2**32``, whose device sum rounds only
+  at ``bound / 2**56``. Integer totals below 2**47 therefore sum exactly, and
+  fractional ones keep the pair's ~48 significant bits.
+  """
+  coarse = bound * 2.0**-16
+  fine = coarse * 2.0**-16
+  hi_coarse, hi_rest = _round_to_grid(acc.hi, coarse)
+  hi_fine, hi_tail = _round_to_grid(hi_rest, fine)
+  lo_fine, lo_tail = _round_to_grid(acc.lo, fine)
+  return jnp.stack([hi_coarse, hi_fine + lo_fine, hi_tail + lo_tail])
 
 
 def _from_limbs(limbs: jax.Array) -> Wide:
   acc = Wide(limbs[0], jnp.zeros_like(limbs[0]))
-  return wide_add(wide_add(acc, limbs[1]), limbs[2])
+  for limb in limbs[1:]:
+    acc = wide_add(acc, limb)
+  return acc
 
 
 def wide_psum(acc: Wide, axis_name) -> Wide:
-  """Sums a total over a mapped axis with a single all-reduce of 3x its size."""
-  return _from_limbs(jax.lax.psum(_limbs(acc), axis_name))
+  """Sums a total over a mapped axis (pmap, shard_map) without losing digits.
+
+  Two all-reduces of state size: a ``pmax`` of ``|hi|`` fixes a common grid,
+  then one ``psum`` adds the three grid-aligned limbs of `_limbs`, whose
+  device sums are exact, and the limbs are folded back into a pair.
+  """
+  largest = jax.lax.pmax(jnp.abs(acc.hi), axis_name)
+  _, exponent = jnp.frexp(largest)
+  bound = jnp.ldexp(jnp.ones_like(largest), jnp.minimum(exponent, 127))
+  return _from_limbs(jax.lax.psum(_limbs(acc, bound), axis_name))
 
 
 def wide_sum(acc: Wide, axis: int = 0) -> Wide:

@@ -1,0 +1,603 @@
+"""Accuracy metrics: how often predictions match labels, as in Keras 3.
+
+Every metric here is a sample-weighted mean of a per-sample 0/1 match (a
+`reduction.SampleMeanMetric`), so its state is two exact totals and an update
+costs one read of the inputs. Shapes, dtypes and ties follow Keras 3 on the
+JAX backend:
+
+* `Accuracy` and `BinaryAccuracy` first squeeze or expand a trailing unit axis
+  so that ``y_true`` and ``y_pred`` have the same rank, as Keras' losses do.
+* `CategoricalAccuracy` and `SparseCategoricalAccuracy` compare ``argmax``
+  indices; like Keras' JAX ``argmax``, on CPU a negative zero (or a negative
+  value the CPU flushes to zero) counts as smaller than ``+0.0``, and
+  elsewhere the first maximal index wins.
+* The top-k metrics never sort: a label is in the top ``k`` when fewer than
+  ``k`` scores are strictly greater than its own score (Keras'
+  ``ops.in_top_k`` on JAX), so every class tied with the label's score ranks
+  with it. A NaN score at the label counts as ``-inf``.
+
+Where Keras would compute a number from shapes that do not correspond
+(``y_true`` broadcast against the batch of ``y_pred``, a missing class axis,
+one-hot labels with another number of classes than the scores, sorted ids
+fewer than ``k``), these metrics raise a ``ValueError`` while tracing.
+Class indices are compared exactly, without Keras' cast to the dtype of
+``y_pred`` (which, for bfloat16 scores, merges labels above 256).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jmetrics._src import base
+from jmetrics._src import checks
+from jmetrics._src import reduction
+from jmetrics._src import weighting
+
+_F32 = jnp.float32
+
+
+def _matches(x) -> jax.Array:
+  return jnp.asarray(x, _F32)
+
+
+def _argmax(x) -> jax.Array:
+  """Index of the largest entry on the last axis, chosen as Keras' JAX backend.
+
+  XLA on CPU flushes subnormals to zero and compares ``-0.0 == 0.0``; Keras
+  then maps negative zeros to ``-tiny`` so that ``+0.0`` wins the argmax. On
+  other platforms Keras calls ``jnp.argmax`` directly, and so do we.
+  """
+  if jnp.issubdtype(x.dtype, jnp.floating) and jax.default_backend() == "cpu":
+    x = x.astype(jnp.promote_types(x.dtype, _F32))
+    negative_zero = (x == 0.0) & jnp.signbit(x)
+    x = jnp.where(negative_zero, -jnp.finfo(x.dtype).tiny, x)
+  return jnp.argmax(x, axis=-1)
+
+
+def _index_dtype(y_pred):
+  """Dtype in which labels meet argmax indices: exact for any label < 2**24."""
+  if jnp.issubdtype(y_pred.dtype, jnp.floating):
+    # Float labels such as 2.0 still match index 2 while 2.5 matches nothing.
+    return jnp.promote_types(y_pred.dtype, _F32)
+  return jnp.int32
+
+
+def _in_top_k(labels, scores, k) -> jax.Array:
+  """Whether fewer than ``k`` scores beat the label's score (no sort)."""
+  at_label = jnp.take_along_axis(scores, labels[..., None], axis=-1)
+  # An out-of-range label gathers NaN from float scores; like a NaN score at
+  # the label, it must not rank high.
+  at_label = jnp.where(jnp.isnan(at_label), -jnp.inf, at_label)
+  # Only strictly greater scores outrank the label, so ties favour it.
+  outranked = jnp.sum(scores > at_label, axis=-1)
+  return outranked < k
+
+
+def _check_same_after_alignment(metric, y_true, y_pred, true_aligned,
+                                pred_aligned):
+  if true_aligned.shape != pred_aligned.shape:
+    raise checks.fail(
+        metric, "expected y_true and y_pred of the same shape (up to a "
+        f"trailing axis of size 1), got y_true {checks.shape_of(y_true)} and "
+        f"y_pred {checks.shape_of(y_pred)}")
+
+
+def _check_sparse(metric, labels, y_true, y_pred):
+  """One label (``y_true`` less a squeezed unit axis) per row of ``y_pred``."""
+  if labels.ndim + 1 != y_pred.ndim:
+    raise checks.fail(
+        metric, "expected y_pred.ndim == y_true.ndim + 1, got y_true "
+        f"{checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}")
+  if labels.shape != y_pred.shape[:-1]:
+    raise checks.fail(
+        metric, "expected y_true of shape y_pred.shape[:-1] = "
+        f"{y_pred.shape[:-1]} (or with a trailing axis of size 1), got y_true "
+        f"{checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}")
+
+
+def _check_categorical(metric, y_true, y_pred):
+  """One-hot ``y_true`` and scores ``y_pred`` of the same shape.
+
+  Keras also takes ``y_true`` of shape ``(..., 1, C)`` against ``y_pred`` of
+  shape ``(..., C)``; so do we.
+  """
+  if y_pred.ndim == 0 or y_true.ndim == 0:
+    raise checks.fail(
+        metric, "expected y_true and y_pred with a class axis, got y_true "
+        f"{checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}")
+  same = y_true.shape == y_pred.shape
+  unit_axis = (y_true.ndim == y_pred.ndim + 1 and y_true.shape[-2] == 1 and
+               y_true.shape[:-2] + y_true.shape[-1:] == y_pred.shape)
+  if not (same or unit_axis):
+    raise checks.fail(
+        metric, "expected one-hot y_true of the same shape as y_pred, got "
+        f"y_true {checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}")
+
+
+def _check_k(metric, k):
+  # Keras takes k=0 and then reports 0 for every sample; that is never meant.
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    raise metric.error(f"k must be an integer >= 1, got {k!r}")
+
+
+@base.metric_dataclass
+class Accuracy(reduction.SampleMeanMetric):
+  """How often predictions equal labels, as ``keras.metrics.Accuracy``.
+
+  ``y_true`` is cast to the dtype of ``y_pred`` and compared elementwise
+  after Keras' trailing-axis alignment (``(N,)`` against ``(N, 1)`` is fine).
+  An empty state computes to 0.
+
+  Args:
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+
+  Examples:
+    >>> from jmetrics import Accuracy
+    >>> m = Accuracy()
+    >>> state = m.update(m.init(), [[1], [2], [3], [4]], [[0], [2], [3], [4]])
+    >>> float(m.compute(state))
+    0.75
+    >>> state = m.update(m.init(), [1, 2, 3, 4], [0, 2, 3, 4],
+    ...                  sample_weight=[1, 1, 0, 0])
+    >>> float(m.compute(state))
+    0.5
+  """
+
+  name: str = "accuracy"
+  dtype: Any = None
+
+  def values(self, y_true, y_pred) -> jax.Array:
+    """Per-element 1.0 where ``y_true == y_pred``, else 0.0.
+
+    Args:
+      y_true: labels; the batch on axis 0.
+      y_pred: predictions, of ``y_true``'s shape up to a trailing unit axis.
+
+    Returns:
+      float32 matches of the aligned shape.
+
+    Raises:
+      ValueError: if the shapes differ after alignment.
+    """
+    y_pred = jnp.asarray(y_pred)
+    y_true_in = jnp.asarray(y_true)
+    y_true = y_true_in.astype(y_pred.dtype)
+    aligned_true, aligned_pred = weighting.squeeze_or_expand_to_same_rank(
+        y_true, y_pred)
+    _check_same_after_alignment(self, y_true_in, y_pred, aligned_true,
+                                aligned_pred)
+    return _matches(aligned_true == aligned_pred)
+
+
+@base.metric_dataclass
+class BinaryAccuracy(reduction.SampleMeanMetric):
+  """How often thresholded predictions match binary labels.
+
+  As ``keras.metrics.BinaryAccuracy``: a prediction counts as 1 when it is
+  strictly greater than ``threshold``, is cast to the dtype of ``y_true`` and
+  compared with it, so soft labels (0.7) never match. The threshold is a
+  weakly typed scalar, as in Keras: against bfloat16 predictions it is
+  rounded to bfloat16 too.
+
+  Args:
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+    threshold: predictions above it count as the positive class.
+
+  Examples:
+    >>> from jmetrics import BinaryAccuracy
+    >>> m = BinaryAccuracy()
+    >>> y_true, y_pred = [[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]]
+    >>> float(m.compute(m.update(m.init(), y_true, y_pred)))
+    0.75
+    >>> m = BinaryAccuracy(threshold=0.7)
+    >>> float(m.compute(m.update(m.init(), y_true, y_pred)))
+    1.0
+  """
+
+  name: str = "binary_accuracy"
+  dtype: Any = None
+  threshold: float = 0.5
+
+  def validate(self):
+    if isinstance(self.threshold, bool) or not isinstance(self.threshold,
+                                                          (int, float)):
+      raise self.error(f"threshold must be a real number, got {self.threshold!r}")
+
+  def values(self, y_true, y_pred) -> jax.Array:
+    """Per-element 1.0 where ``y_true == (y_pred > threshold)``, else 0.0.
+
+    Args:
+      y_true: binary labels; the batch on axis 0.
+      y_pred: scores, of ``y_true``'s shape up to a trailing unit axis.
+
+    Returns:
+      float32 matches of the aligned shape.
+
+    Raises:
+      ValueError: if the shapes differ after alignment.
+    """
+    y_pred = jnp.asarray(y_pred)
+    y_true = jnp.asarray(y_true)
+    aligned_true, aligned_pred = weighting.squeeze_or_expand_to_same_rank(
+        y_true, y_pred)
+    _check_same_after_alignment(self, y_true, y_pred, aligned_true,
+                                aligned_pred)
+    predicted = (aligned_pred > jnp.asarray(self.threshold)).astype(
+        aligned_true.dtype)
+    return _matches(aligned_true == predicted)
+
+
+@base.metric_dataclass
+class CategoricalAccuracy(reduction.SampleMeanMetric):
+  """How often the argmax of the scores is the argmax of one-hot labels.
+
+  As ``keras.metrics.CategoricalAccuracy``; ``y_pred`` may hold logits or
+  probabilities. When several scores tie for the maximum, only the one
+  ``argmax`` picks counts (see the module docstring).
+
+  Args:
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+
+  Examples:
+    >>> from jmetrics import CategoricalAccuracy
+    >>> m = CategoricalAccuracy()
+    >>> y_true = [[0, 0, 1], [0, 1, 0]]
+    >>> y_pred = [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]
+    >>> float(m.compute(m.update(m.init(), y_true, y_pred)))
+    0.5
+    >>> state = m.update(m.init(), y_true, y_pred, sample_weight=[0.7, 0.3])
+    >>> round(float(m.compute(state)), 6)
+    0.3
+  """
+
+  name: str = "categorical_accuracy"
+  dtype: Any = None
+
+  def values(self, y_true, y_pred) -> jax.Array:
+    """1.0 per sample where ``argmax(y_true) == argmax(y_pred)``, else 0.0.
+
+    Args:
+      y_true: one-hot (or soft) labels of shape ``(..., C)``.
+      y_pred: scores of the same shape.
+
+    Returns:
+      float32 matches of shape ``y_true.shape[:-1]``.
+
+    Raises:
+      ValueError: if the shapes differ or there is no class axis.
+    """
+    y_pred = jnp.asarray(y_pred)
+    y_true = jnp.asarray(y_true)
+    _check_categorical(self, y_true, y_pred)
+    labels = _argmax(y_true).reshape(y_pred.shape[:-1])
+    return _matches(labels == _argmax(y_pred)).reshape(y_true.shape[:-1])
+
+
+@base.metric_dataclass
+class SparseCategoricalAccuracy(reduction.SampleMeanMetric):
+  """How often the argmax of the scores equals integer labels.
+
+  As ``keras.metrics.SparseCategoricalAccuracy``: labels of shape ``(...)``
+  or ``(..., 1)`` against scores of shape ``(..., C)``. Float labels are
+  compared as numbers (2.0 matches class 2, 2.5 matches nothing); labels
+  outside ``[0, C)`` never match.
+
+  Args:
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+
+  Examples:
+    >>> from jmetrics import SparseCategoricalAccuracy
+    >>> m = SparseCategoricalAccuracy()
+    >>> y_pred = [[0.1, 0.6, 0.3], [0.05, 0.95, 0]]
+    >>> float(m.compute(m.update(m.init(), [[2], [1]], y_pred)))
+    0.5
+    >>> m.update(m.init(), [2, 1, 0], [2, 1, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: SparseCategoricalAccuracy: expected y_pred.ndim == y_true.ndim + 1, got y_true (3,) and y_pred (3,)
+  """
+
+  name: str = "sparse_categorical_accuracy"
+  dtype: Any = None
+
+  def values(self, y_true, y_pred) -> jax.Array:
+    """1.0 per sample where ``y_true == argmax(y_pred)``, else 0.0.
+
+    Args:
+      y_true: class indices of shape ``y_pred.shape[:-1]``, optionally with a
+        trailing axis of size 1.
+      y_pred: scores of shape ``(..., C)``.
+
+    Returns:
+      float32 matches, of ``y_true``'s shape less a trailing unit axis (as
+      Keras returns them).
+
+    Raises:
+      ValueError: if ``y_true`` does not have the batch shape of ``y_pred``.
+    """
+    y_pred = jnp.asarray(y_pred)
+    y_true = jnp.asarray(y_true)
+    # Keras squeezes (N, 1) labels only when they have y_pred's rank.
+    squeeze = (y_true.ndim == y_pred.ndim and y_true.ndim > 0 and
+               y_true.shape[-1] == 1)
+    labels = jnp.squeeze(y_true, -1) if squeeze else y_true
+    _check_sparse(self, labels, y_true, y_pred)
+    dtype = _index_dtype(y_pred)
+    matches = _matches(labels.astype(dtype) == _argmax(y_pred).astype(dtype))
+    if squeeze:
+      matches = matches.reshape(y_true.shape)
+    if matches.ndim > 1 and matches.shape[-1] == 1:
+      matches = jnp.squeeze(matches, -1)
+    return matches
+
+
+@base.metric_dataclass
+class TopKCategoricalAccuracy(reduction.SampleMeanMetric):
+  """How often the one-hot label is among the ``k`` highest scores.
+
+  As ``keras.metrics.TopKCategoricalAccuracy``: the label is
+  ``argmax(y_true)`` (taken after casting ``y_true`` to the dtype of
+  ``y_pred``, as Keras does), and it is in the top ``k`` when fewer than
+  ``k`` scores are strictly greater than its score, so ties count in its
+  favour. Computed with one count per sample, never a sort.
+
+  Args:
+    k: how many of the highest scores may hold the label (an integer >= 1).
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+
+  Raises:
+    ValueError: if ``k`` is not an integer >= 1.
+
+  Examples:
+    >>> from jmetrics import TopKCategoricalAccuracy
+    >>> y_true = [[0, 0, 1], [0, 1, 0]]
+    >>> y_pred = [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]
+    >>> m = TopKCategoricalAccuracy(k=1)
+    >>> float(m.compute(m.update(m.init(), y_true, y_pred)))
+    0.5
+    >>> m = TopKCategoricalAccuracy(k=2)
+    >>> float(m.compute(m.update(m.init(), y_true, y_pred)))
+    1.0
+  """
+
+  k: int = 5
+  name: str = "top_k_categorical_accuracy"
+  dtype: Any = None
+
+  def validate(self):
+    _check_k(self, self.k)
+
+  def values(self, y_true, y_pred) -> jax.Array:
+    """1.0 per sample where ``argmax(y_true)`` is in the top ``k`` of ``y_pred``.
+
+    Args:
+      y_true: one-hot labels of shape ``(..., C)``.
+      y_pred: scores of the same shape.
+
+    Returns:
+      float32 matches of shape ``y_true.shape[:-1]``.
+
+    Raises:
+      ValueError: if the shapes differ or there is no class axis.
+    """
+    y_pred = jnp.asarray(y_pred)
+    y_true = jnp.asarray(y_true)
+    _check_categorical(self, y_true, y_pred)
+    labels = _argmax(y_true.astype(y_pred.dtype)).reshape(y_pred.shape[:-1])
+    matches = _in_top_k(labels.astype(jnp.int32), y_pred, self.k)
+    return _matches(matches).reshape(y_true.shape[:-1])
+
+
+@base.metric_dataclass
+class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
+  """How often integer labels are among the ``k`` highest scores.
+
+  As ``keras.metrics.SparseTopKCategoricalAccuracy``. By default ``y_pred``
+  holds the scores of all ``C`` classes and a label is in the top ``k`` when
+  fewer than ``k`` scores are strictly greater than its score (ties count in
+  its favour; a label outside ``[-C, C)`` is in the top ``k`` only if
+  ``k > C``, since negative labels index from the end as in Keras). Labels
+  are cast to int32 (float labels truncate).
+
+  With ``from_sorted_ids=True``, ``y_pred`` holds the ids of the top ``N``
+  classes, best first, and the label must equal one of the first ``k``; ``N``
+  must be at least ``k``.
+
+  Args:
+    k: how many of the highest scores may hold the label (an integer >= 1).
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+    from_sorted_ids: whether ``y_pred`` holds sorted class ids rather than
+      scores.
+
+  Raises:
+    ValueError: if ``k`` is not an integer >= 1.
+
+  Examples:
+    >>> from jmetrics import SparseTopKCategoricalAccuracy
+    >>> m = SparseTopKCategoricalAccuracy(k=1)
+    >>> y_pred = [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]
+    >>> float(m.compute(m.update(m.init(), [2, 1], y_pred)))
+    0.5
+    >>> m = SparseTopKCategoricalAccuracy(k=1, from_sorted_ids=True)
+    >>> float(m.compute(m.update(m.init(), [2, 1], [[1, 0, 3], [1, 2, 3]])))
+    0.5
+  """
+
+  k: int = 5
+  name: str = "sparse_top_k_categorical_accuracy"
+  dtype: Any = None
+  from_sorted_ids: bool = False
+
+  def validate(self):
+    _check_k(self, self.k)
+    if not isinstance(self.from_sorted_ids, bool):
+      raise self.error(
+          f"from_sorted_ids must be a bool, got {self.from_sorted_ids!r}")
+
+  def values(self, y_true, y_pred) -> jax.Array:
+    """1.0 per sample where ``y_true`` is in the top ``k`` of ``y_pred``.
+
+    Args:
+      y_true: class ids of shape ``y_pred.shape[:-1]``, optionally with a
+        trailing axis of size 1.
+      y_pred: scores of shape ``(..., C)``, or with ``from_sorted_ids`` the
+        ids of the best ``N >= k`` classes, best first.
+
+    Returns:
+      float32 matches of ``y_true``'s shape.
+
+    Raises:
+      ValueError: if ``y_true`` does not have the batch shape of ``y_pred``,
+        or sorted ids are fewer than ``k``.
+    """
+    y_pred = jnp.asarray(y_pred)
+    if self.from_sorted_ids:
+      y_true = jnp.asarray(y_true, dtype=y_pred.dtype)
+    else:
+      y_true = jnp.asarray(y_true, dtype=jnp.int32)
+    # Keras flattens, so (..., 1) labels work and keep their shape.
+    squeeze = (y_true.ndim == y_pred.ndim and y_true.ndim > 0 and
+               y_true.shape[-1] == 1)
+    labels = jnp.squeeze(y_true, -1) if squeeze else y_true
+    _check_sparse(self, labels, y_true, y_pred)
+    if self.from_sorted_ids:
+      if y_pred.shape[-1] < self.k:
+        raise self.error(
+            f"expected at least k={self.k} sorted ids in y_pred, got y_pred "
+            f"{checks.shape_of(y_pred)}")
+      matches = jnp.any(labels[..., None] == y_pred[..., :self.k], axis=-1)
+    else:
+      matches = _in_top_k(labels, y_pred, self.k)
+    return _matches(matches).reshape(y_true.shape)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5) -> jax.Array:
+  """Per-element binary accuracy, as ``keras.metrics.binary_accuracy``.
+
+  Args:
+    y_true: binary labels.
+    y_pred: scores, of ``y_true``'s shape up to a trailing unit axis.
+    threshold: predictions above it count as the positive class.
+
+  Returns:
+    float32 1.0 where ``y_true == (y_pred > threshold)``, else 0.0.
+
+  Raises:
+    ValueError: if the shapes differ after alignment.
+
+  Examples:
+    >>> from jmetrics import binary_accuracy
+    >>> binary_accuracy([1, 1, 0, 0], [0.98, 1, 0, 0.6]).tolist()
+    [1.0, 1.0, 1.0, 0.0]
+  """
+  return BinaryAccuracy(threshold=threshold).values(y_true, y_pred)
+
+
+def categorical_accuracy(y_true, y_pred) -> jax.Array:
+  """Per-sample categorical accuracy, as ``keras.metrics.categorical_accuracy``.
+
+  Args:
+    y_true: one-hot labels of shape ``(..., C)``.
+    y_pred: scores of the same shape.
+
+  Returns:
+    float32 matches of shape ``y_true.shape[:-1]``.
+
+  Raises:
+    ValueError: if the shapes differ or there is no class axis.
+
+  Examples:
+    >>> from jmetrics import categorical_accuracy
+    >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]],
+    ...                      [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]).tolist()
+    [0.0, 1.0]
+  """
+  return CategoricalAccuracy().values(y_true, y_pred)
+
+
+def sparse_categorical_accuracy(y_true, y_pred) -> jax.Array:
+  """Per-sample accuracy of integer labels, as Keras' function of that name.
+
+  Args:
+    y_true: class indices of shape ``y_pred.shape[:-1]`` (or with a trailing
+      axis of size 1).
+    y_pred: scores of shape ``(..., C)``.
+
+  Returns:
+    float32 matches, of ``y_true``'s shape less a trailing unit axis.
+
+  Raises:
+    ValueError: if ``y_true`` does not have the batch shape of ``y_pred``.
+
+  Examples:
+    >>> from jmetrics import sparse_categorical_accuracy
+    >>> sparse_categorical_accuracy([[2], [1]],
+    ...                             [[0.1, 0.6, 0.3], [0.05, 0.95, 0]]).tolist()
+    [0.0, 1.0]
+  """
+  return SparseCategoricalAccuracy().values(y_true, y_pred)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5) -> jax.Array:
+  """Per-sample top-k accuracy of one-hot labels, as Keras' function.
+
+  Args:
+    y_true: one-hot labels of shape ``(..., C)``.
+    y_pred: scores of the same shape.
+    k: how many of the highest scores may hold the label (an integer >= 1).
+
+  Returns:
+    float32 matches of shape ``y_true.shape[:-1]``.
+
+  Raises:
+    ValueError: if ``k`` < 1, the shapes differ or there is no class axis.
+
+  Examples:
+    >>> from jmetrics import top_k_categorical_accuracy
+    >>> top_k_categorical_accuracy([[0, 0, 1], [0, 1, 0]],
+    ...                            [[0.1, 0.9, 0.8], [0.05, 0.95, 0]],
+    ...                            k=1).tolist()
+    [0.0, 1.0]
+  """
+  return TopKCategoricalAccuracy(k=k).values(y_true, y_pred)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5,
+                                      from_sorted_ids=False) -> jax.Array:
+  """Per-sample top-k accuracy of integer labels, as Keras' function.
+
+  Args:
+    y_true: class ids of shape ``y_pred.shape[:-1]`` (or with a trailing axis
+      of size 1).
+    y_pred: scores of shape ``(..., C)``, or with ``from_sorted_ids`` the ids
+      of the best ``N >= k`` classes, best first.
+    k: how many of the highest scores may hold the label (an integer >= 1).
+    from_sorted_ids: whether ``y_pred`` holds sorted class ids.
+
+  Returns:
+    float32 matches of ``y_true``'s shape.
+
+  Raises:
+    ValueError: if ``k`` < 1, ``y_true`` does not have the batch shape of
+      ``y_pred``, or sorted ids are fewer than ``k``.
+
+  Examples:
+    >>> from jmetrics import sparse_top_k_categorical_accuracy
+    >>> sparse_top_k_categorical_accuracy(
+    ...     [2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], k=2).tolist()
+    [1.0, 1.0]
+    >>> sparse_top_k_categorical_accuracy(  # a tie with the label counts for it
+    ...     [0], [[0.5, 0.5, 0.5]], k=1).tolist()
+    [1.0]
+  """
+  return SparseTopKCategoricalAccuracy(
+      k=k, from_sorted_ids=from_sorted_ids).values(y_true, y_pred)
