@@ -23,11 +23,10 @@ def median_ms(fn: Callable[[], object], repeats: int = 5, warmup: int = 2) -> fl
 
 
 def _block(result):
-  if hasattr(result, "block_until_ready") or isinstance(result, (tuple, list, dict)):
+  # Any pytree of JAX arrays (metrax and clu return dataclasses); torch
+  # updates synchronise themselves and return None.
+  if result is not None:
     jax.block_until_ready(result)
-  synchronize = getattr(result, "__torch_sync__", None)
-  if synchronize:
-    synchronize()
   return result
 
 

@@ -56,11 +56,37 @@ from jmetrics._src.hinge import SquaredHinge
 from jmetrics._src.hinge import categorical_hinge
 from jmetrics._src.hinge import hinge
 from jmetrics._src.hinge import squared_hinge
+from jmetrics._src.thresholds import ConfusionState
+from jmetrics._src.confusion import ConfusionCountState
+from jmetrics._src.confusion import FalseNegatives
+from jmetrics._src.confusion import FalsePositives
+from jmetrics._src.confusion import Precision
+from jmetrics._src.confusion import PrecisionAtRecall
+from jmetrics._src.confusion import PrecisionState
+from jmetrics._src.confusion import Recall
+from jmetrics._src.confusion import RecallAtPrecision
+from jmetrics._src.confusion import RecallState
+from jmetrics._src.confusion import SensitivityAtSpecificity
+from jmetrics._src.confusion import SpecificityAtSensitivity
+from jmetrics._src.confusion import TrueNegatives
+from jmetrics._src.confusion import TruePositives
+from jmetrics._src.auc import AUC
+from jmetrics._src.auc import Curve
+from jmetrics._src.auc import MeanAveragePrecision
+from jmetrics._src.auc import MeanAveragePrecisionState
+from jmetrics._src.auc import roc_tie_bound
+from jmetrics._src.f_score import F1Score
+from jmetrics._src.f_score import F1ScoreState
+from jmetrics._src.f_score import FBetaScore
+from jmetrics._src.f_score import FBetaScoreState
+from jmetrics._src.f_score import WeightedPrecision
+from jmetrics._src.f_score import WeightedPrecisionState
 from jmetrics._src.registry import get
 
 __version__ = "0.1.0"
 
 __all__ = (
+    "AUC",
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
@@ -68,13 +94,24 @@ __all__ = (
     "CategoricalCrossentropy",
     "CategoricalHinge",
     "ConcordanceCorrelation",
+    "ConfusionCountState",
+    "ConfusionState",
     "CosineSimilarity",
+    "Curve",
+    "F1Score",
+    "F1ScoreState",
+    "FBetaScore",
+    "FBetaScoreState",
+    "FalseNegatives",
+    "FalsePositives",
     "Hinge",
     "KLDivergence",
     "LogCoshError",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
+    "MeanAveragePrecision",
+    "MeanAveragePrecisionState",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
@@ -83,16 +120,28 @@ __all__ = (
     "Metric",
     "PearsonCorrelation",
     "Poisson",
+    "Precision",
+    "PrecisionAtRecall",
+    "PrecisionState",
     "R2Score",
     "R2ScoreState",
+    "Recall",
+    "RecallAtPrecision",
+    "RecallState",
     "RootMeanSquaredError",
     "SampleMeanMetric",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
+    "WeightedPrecision",
+    "WeightedPrecisionState",
     "Wide",
     "binary_accuracy",
     "binary_crossentropy",
@@ -113,6 +162,7 @@ __all__ = (
     "metric_dataclass",
     "pearson_correlation",
     "poisson",
+    "roc_tie_bound",
     "sparse_categorical_accuracy",
     "sparse_categorical_crossentropy",
     "sparse_top_k_categorical_accuracy",

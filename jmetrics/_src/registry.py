@@ -96,6 +96,6 @@ def get(identifier: Any) -> base.Metric | None:
 def _construct(cls):
   try:
     return cls()
-  except TypeError as e:
+  except (TypeError, ValueError) as e:
     raise ValueError(f"get: {cls.__name__} has required arguments and cannot be "
                      f"built from its name alone ({e}); construct it directly")

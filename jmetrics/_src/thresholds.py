@@ -96,13 +96,20 @@ def bucket(y_pred, grid: Thresholds) -> jax.Array:
   """Per prediction, how many thresholds it exceeds (int32 in [0, T]).
 
   A prediction in bucket ``k`` is positive at the ``k`` lowest thresholds.
+  A NaN prediction goes where Keras puts it: never above a listed threshold
+  (``NaN > t`` is false), and in the first bucket of an evenly spaced grid
+  (Keras' float bucket index ``NaN`` converts to 0).
   """
+  nan = jnp.isnan(y_pred)
   if grid.evenly:
     # Keras' arithmetic bucket; its clip is part of its semantics.
     k = jnp.ceil(jnp.clip(y_pred, 0.0, 1.0) * (grid.size - 1)).astype(jnp.int32)
+    k = jnp.where(nan, 1, k)
     return jnp.maximum(k, 1) if grid.with_epsilon else k
   sorted_values = jnp.asarray(np.sort(np.asarray(grid.values, np.float32)))
-  return jnp.searchsorted(sorted_values, y_pred, side="left").astype(jnp.int32)
+  # searchsorted orders NaN above every threshold; Keras' comparison is false.
+  k = jnp.searchsorted(sorted_values, y_pred, side="left").astype(jnp.int32)
+  return jnp.where(nan, 0, k)
 
 
 class Counts(NamedTuple):
@@ -156,22 +163,17 @@ def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Coun
   return Counts(tp, fp, tn, fn)
 
 
-def add_counts(total: wide.Wide, increment: jax.Array) -> wide.Wide:
-  """Adds a batch's counts to a running total, exactly when they are integers."""
-  if jnp.issubdtype(increment.dtype, jnp.integer):
-    return wide.wide_add_int(total, increment)
-  return wide.wide_add(total, increment)
-
-
 def filter_top_k(y_pred, k: int):
   """Keeps the k largest scores of the last axis, others become ``NEG_INF``.
 
   Ties are broken by position (``lax.top_k`` keeps the first), as Keras does.
+  The mask is applied with Keras' arithmetic (``x * keep + NEG_INF * (1 -
+  keep)``), so a dropped NaN or infinite score becomes NaN, as in Keras.
   """
   _, index = jax.lax.top_k(y_pred, k)
-  keep = jnp.zeros(y_pred.shape, bool)
-  keep = jnp.put_along_axis(keep, index, True, axis=-1, inplace=False)
-  return jnp.where(keep, y_pred, NEG_INF)
+  keep = jnp.zeros(y_pred.shape, y_pred.dtype)
+  keep = jnp.put_along_axis(keep, index, 1.0, axis=-1, inplace=False)
+  return y_pred * keep + NEG_INF * (1.0 - keep)
 
 
 def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None):
@@ -195,6 +197,10 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
         y_true, weights, expand_rank_1=False)
     checks.check_broadcast(metric, "sample_weight", weights, y_true.shape)
   if top_k is not None:
+    if y_pred.ndim == 0 or top_k > y_pred.shape[-1]:
+      raise checks.fail(metric, f"top_k={top_k} needs y_pred with at least "
+                        f"{top_k} entries on its last axis, got shape "
+                        f"{tuple(y_pred.shape)}")
     y_pred = filter_top_k(jnp.asarray(y_pred, jnp.float32), top_k)
   if class_id is not None:
     if y_pred.ndim < 2:
@@ -233,7 +239,7 @@ def zeros(shape) -> ConfusionState:
 
 def accumulate(state: ConfusionState, batch: Counts) -> ConfusionState:
   """Adds one batch's `Counts` (exactly, for unweighted int32 counts)."""
-  return ConfusionState(*(add_counts(total, inc) for total, inc in zip(state, batch)))
+  return ConfusionState(*(wide.wide_add_counts(total, inc) for total, inc in zip(state, batch)))
 
 
 def totals(state: ConfusionState) -> Counts:

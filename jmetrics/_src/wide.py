@@ -81,6 +81,13 @@ def wide_add_int(acc: Wide, counts) -> Wide:
   return wide_add(wide_add(acc, high.astype(_F32)), low.astype(_F32))
 
 
+def wide_add_counts(acc: Wide, increment) -> Wide:
+  """Adds a batch's counts: exactly if they are integers, else as floats."""
+  if jnp.issubdtype(jnp.result_type(increment), jnp.integer):
+    return wide_add_int(acc, increment)
+  return wide_add(acc, increment)
+
+
 def wide_merge(a: Wide, b: Wide) -> Wide:
   """Sums two totals; exact for integer totals below 2**47."""
   s, err = _two_sum(a.hi, b.hi)
