@@ -24,7 +24,7 @@ class Workload:
   make_inputs: Callable[[int, np.random.Generator], tuple]  # numpy arrays
   jmetrics: Callable[..., Callable[[], object]]
   peers: dict  # library name -> builder(numpy inputs) -> update callable
-  min_size: int = 2**12
+  min_size: int = 2**12  # smaller inputs are skipped
 
 
 def jmetrics_update(metric, *inputs):
@@ -72,4 +72,199 @@ BINARY_AUC = Workload(
            "torchmetrics": _torch_binary_auc},
 )
 
-WORKLOADS = [BINARY_AUC]
+# -- multi-label AUC: 16 labels, 200 thresholds --------------------------------
+
+_LABELS = 16
+
+
+def _multilabel_inputs(n, rng):
+  shape = (n // _LABELS, _LABELS)
+  return ((rng.random(shape) < 0.3).astype(np.float32),
+          rng.random(shape, dtype=np.float32))
+
+
+def _keras_multilabel_auc(y_true, y_pred):
+  def make():
+    import keras  # pylint: disable=g-import-not-at-top
+    return keras.metrics.AUC(num_thresholds=200, multi_label=True,
+                             num_labels=_LABELS)
+  return peers.keras_update(make, jnp.asarray(y_true), jnp.asarray(y_pred))
+
+
+def _torch_multilabel_auc(y_true, y_pred):
+  import torchmetrics  # pylint: disable=g-import-not-at-top
+  return peers.torchmetrics_update(
+      lambda: torchmetrics.classification.MultilabelAUROC(
+          num_labels=_LABELS, thresholds=200), y_pred, y_true.astype(np.int64))
+
+
+MULTILABEL_AUC = Workload(
+    name=f"multi-label AUC ({_LABELS} labels)",
+    make_inputs=_multilabel_inputs,
+    jmetrics=lambda y_true, y_pred: jmetrics_update(
+        jm.AUC(num_thresholds=200, multi_label=True, num_labels=_LABELS),
+        jnp.asarray(y_true), jnp.asarray(y_pred)),
+    peers={"keras": _keras_multilabel_auc, "torchmetrics": _torch_multilabel_auc},
+)
+
+
+# -- Precision with top_k=5 over 100 multi-hot classes ------------------------
+
+_PRECISION_CLASSES = 100
+
+
+def _multihot_inputs(n, rng):
+  shape = (n // _PRECISION_CLASSES, _PRECISION_CLASSES)
+  return ((rng.random(shape) < 0.05).astype(np.float32),
+          rng.random(shape, dtype=np.float32))
+
+
+def _keras_precision_top_k(y_true, y_pred):
+  def make():
+    import keras  # pylint: disable=g-import-not-at-top
+    return keras.metrics.Precision(top_k=5)
+  return peers.keras_update(make, jnp.asarray(y_true), jnp.asarray(y_pred))
+
+
+PRECISION_TOP_K = Workload(
+    name="Precision top_k=5 (100 classes)",
+    make_inputs=_multihot_inputs,
+    jmetrics=lambda y_true, y_pred: jmetrics_update(
+        jm.Precision(top_k=5), jnp.asarray(y_true), jnp.asarray(y_pred)),
+    peers={"keras": _keras_precision_top_k},
+)
+
+
+# -- top-5 accuracy over 1000 classes -----------------------------------------
+
+_TOP5_CLASSES = 1000
+
+
+def _sparse_inputs(n, rng):
+  samples = max(n // _TOP5_CLASSES, 1)
+  return (rng.integers(0, _TOP5_CLASSES, samples).astype(np.int32),
+          rng.normal(size=(samples, _TOP5_CLASSES)).astype(np.float32))
+
+
+def _keras_top5(y_true, y_pred):
+  def make():
+    import keras  # pylint: disable=g-import-not-at-top
+    return keras.metrics.SparseTopKCategoricalAccuracy(k=5)
+  return peers.keras_update(make, jnp.asarray(y_true), jnp.asarray(y_pred))
+
+
+def _torch_top5(y_true, y_pred):
+  import torchmetrics  # pylint: disable=g-import-not-at-top
+  return peers.torchmetrics_update(
+      lambda: torchmetrics.classification.MulticlassAccuracy(
+          num_classes=_TOP5_CLASSES, top_k=5, average="micro"),
+      y_pred, y_true.astype(np.int64))
+
+
+TOP5_ACCURACY = Workload(
+    name="top-5 accuracy (1000 classes)",
+    make_inputs=_sparse_inputs,
+    jmetrics=lambda y_true, y_pred: jmetrics_update(
+        jm.SparseTopKCategoricalAccuracy(k=5), jnp.asarray(y_true),
+        jnp.asarray(y_pred)),
+    peers={"keras": _keras_top5, "torchmetrics": _torch_top5},
+)
+
+# -- segmentation: MeanIoU (21 and 150 classes), Dice --------------------------
+
+def _image_shape(n):
+  """n pixels as (batch, 256, width) images, the layout metrax expects."""
+  batch = max(n // 2**16, 1)
+  return (batch, 256, n // (batch * 256))
+
+
+def _label_images(num_classes):
+  def make(n, rng):
+    shape = _image_shape(n)
+    return (rng.integers(0, num_classes, shape).astype(np.int32),
+            rng.integers(0, num_classes, shape).astype(np.int32))
+  return make
+
+
+def _mean_iou_workload(num_classes):
+  def keras_peer(y_true, y_pred):
+    def make():
+      import keras  # pylint: disable=g-import-not-at-top
+      return keras.metrics.MeanIoU(num_classes=num_classes)
+    return peers.keras_update(make, jnp.asarray(y_true), jnp.asarray(y_pred))
+
+  def metrax_peer(y_true, y_pred):
+    import metrax  # pylint: disable=g-import-not-at-top
+    ids = jnp.arange(num_classes)
+    return peers.metrax_update(
+        lambda p, t: metrax.IoU.from_model_output(p, t, num_classes, ids),
+        jnp.asarray(y_pred), jnp.asarray(y_true))
+
+  def torch_peer(y_true, y_pred):
+    import torchmetrics  # pylint: disable=g-import-not-at-top
+    return peers.torchmetrics_update(
+        lambda: torchmetrics.classification.MulticlassJaccardIndex(
+            num_classes=num_classes, average="macro"),
+        y_pred.astype(np.int64), y_true.astype(np.int64))
+
+  return Workload(
+      name=f"MeanIoU ({num_classes} classes)",
+      make_inputs=_label_images(num_classes),
+      jmetrics=lambda y_true, y_pred: jmetrics_update(
+          jm.MeanIoU(num_classes=num_classes), jnp.asarray(y_true),
+          jnp.asarray(y_pred)),
+      peers={"keras": keras_peer, "metrax": metrax_peer,
+             "torchmetrics": torch_peer},
+  )
+
+
+def _soft_masks(n, rng):
+  shape = _image_shape(n)
+  return ((rng.random(shape) < 0.3).astype(np.float32),
+          rng.random(shape, dtype=np.float32))
+
+
+def _metrax_dice(y_true, y_pred):
+  import metrax  # pylint: disable=g-import-not-at-top
+  return peers.metrax_update(
+      lambda p, t: metrax.Dice.from_model_output(p, t),
+      jnp.asarray(y_pred).ravel(), jnp.asarray(y_true).ravel())
+
+
+def _keras_dice(y_true, y_pred):
+  # Keras has no Dice metric; its dice loss wrapped as a mean is the nearest.
+  def make():
+    import keras  # pylint: disable=g-import-not-at-top
+    return keras.metrics.MeanMetricWrapper(keras.losses.dice)
+  return peers.keras_update(make, jnp.asarray(y_true), jnp.asarray(y_pred))
+
+
+BINARY_DICE = Workload(
+    name="Dice (binary, soft)",
+    make_inputs=_soft_masks,
+    jmetrics=lambda y_true, y_pred: jmetrics_update(
+        jm.Dice(), jnp.asarray(y_true), jnp.asarray(y_pred)),
+    peers={"keras": _keras_dice, "metrax": _metrax_dice},
+)
+
+
+def _torch_dice_21(y_true, y_pred):
+  import torchmetrics  # pylint: disable=g-import-not-at-top
+  return peers.torchmetrics_update(
+      lambda: torchmetrics.segmentation.DiceScore(
+          num_classes=21, input_format="index", aggregation_level="global"),
+      y_pred.astype(np.int64), y_true.astype(np.int64))
+
+
+MULTICLASS_DICE = Workload(
+    name="Dice (21 classes, hard)",
+    make_inputs=_label_images(21),
+    jmetrics=lambda y_true, y_pred: jmetrics_update(
+        jm.Dice(num_classes=21, sparse_y_pred=True), jnp.asarray(y_true),
+        jnp.asarray(y_pred)),
+    peers={"torchmetrics": _torch_dice_21},
+)
+
+WORKLOADS = [BINARY_AUC, MULTILABEL_AUC, PRECISION_TOP_K, TOP5_ACCURACY,
+             _mean_iou_workload(21), _mean_iou_workload(150), BINARY_DICE,
+             MULTICLASS_DICE]

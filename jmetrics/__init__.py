@@ -81,6 +81,16 @@ from jmetrics._src.f_score import FBetaScore
 from jmetrics._src.f_score import FBetaScoreState
 from jmetrics._src.f_score import WeightedPrecision
 from jmetrics._src.f_score import WeightedPrecisionState
+from jmetrics._src.iou import BinaryIoU
+from jmetrics._src.iou import ConfusionMatrix
+from jmetrics._src.iou import ConfusionMatrixState
+from jmetrics._src.iou import IoU
+from jmetrics._src.iou import IoUState
+from jmetrics._src.iou import MeanIoU
+from jmetrics._src.iou import OneHotIoU
+from jmetrics._src.iou import OneHotMeanIoU
+from jmetrics._src.dice import Dice
+from jmetrics._src.dice import DiceState
 from jmetrics._src.registry import get
 
 __version__ = "0.1.0"
@@ -90,14 +100,19 @@ __all__ = (
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
     "ConcordanceCorrelation",
     "ConfusionCountState",
+    "ConfusionMatrix",
+    "ConfusionMatrixState",
     "ConfusionState",
     "CosineSimilarity",
     "Curve",
+    "Dice",
+    "DiceState",
     "F1Score",
     "F1ScoreState",
     "FBetaScore",
@@ -105,6 +120,8 @@ __all__ = (
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
+    "IoU",
+    "IoUState",
     "KLDivergence",
     "LogCoshError",
     "Mean",
@@ -112,12 +129,15 @@ __all__ = (
     "MeanAbsolutePercentageError",
     "MeanAveragePrecision",
     "MeanAveragePrecisionState",
+    "MeanIoU",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "MeanState",
     "MeanTensor",
     "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
     "PearsonCorrelation",
     "Poisson",
     "Precision",
