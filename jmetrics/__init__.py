@@ -91,6 +91,16 @@ from jmetrics._src.iou import OneHotIoU
 from jmetrics._src.iou import OneHotMeanIoU
 from jmetrics._src.dice import Dice
 from jmetrics._src.dice import DiceState
+from jmetrics._src.collection import Collection
+from jmetrics._src.collection import Inputs
+from jmetrics._src.collection import Routed
+from jmetrics._src.collection import flatten_results
+from jmetrics._src.collection import inputs_of
+from jmetrics._src.collection import route
+from jmetrics._src.records import Max
+from jmetrics._src.records import Min
+from jmetrics._src.stateful import Stateful
+from jmetrics._src.distributed import pad_to_multiple
 from jmetrics._src.registry import get
 
 __version__ = "0.1.0"
@@ -104,6 +114,7 @@ __all__ = (
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
+    "Collection",
     "ConcordanceCorrelation",
     "ConfusionCountState",
     "ConfusionMatrix",
@@ -120,10 +131,12 @@ __all__ = (
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
+    "Inputs",
     "IoU",
     "IoUState",
     "KLDivergence",
     "LogCoshError",
+    "Max",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
@@ -136,6 +149,7 @@ __all__ = (
     "MeanState",
     "MeanTensor",
     "Metric",
+    "Min",
     "OneHotIoU",
     "OneHotMeanIoU",
     "PearsonCorrelation",
@@ -149,6 +163,7 @@ __all__ = (
     "RecallAtPrecision",
     "RecallState",
     "RootMeanSquaredError",
+    "Routed",
     "SampleMeanMetric",
     "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
@@ -156,6 +171,7 @@ __all__ = (
     "SparseTopKCategoricalAccuracy",
     "SpecificityAtSensitivity",
     "SquaredHinge",
+    "Stateful",
     "Sum",
     "TopKCategoricalAccuracy",
     "TrueNegatives",
@@ -170,9 +186,11 @@ __all__ = (
     "categorical_hinge",
     "concordance_correlation",
     "cosine_similarity",
+    "flatten_results",
     "get",
     "hinge",
     "huber",
+    "inputs_of",
     "kl_divergence",
     "log_cosh",
     "mean_absolute_error",
@@ -180,9 +198,11 @@ __all__ = (
     "mean_squared_error",
     "mean_squared_logarithmic_error",
     "metric_dataclass",
+    "pad_to_multiple",
     "pearson_correlation",
     "poisson",
     "roc_tie_bound",
+    "route",
     "sparse_categorical_accuracy",
     "sparse_categorical_crossentropy",
     "sparse_top_k_categorical_accuracy",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from typing import Any, Hashable
 
 import jax
@@ -87,6 +88,63 @@ def _stacked_leaf(kind, leaf, axis):
   return op(leaf, axis=axis)
 
 
+# -- masks -----------------------------------------------------------------------
+
+
+def as_mask(metric, mask, inputs) -> jax.Array:
+  """``mask`` as a bool array of shape ``()`` or ``(batch,)``, checked at trace time.
+
+  ``batch`` is the leading dimension of the first of ``inputs``; nonzero
+  numbers count as True.
+  """
+  mask = jnp.asarray(mask)
+  mask = mask if mask.dtype == jnp.bool_ else mask != 0
+  if mask.ndim > 1:
+    raise metric.error(f"mask must be a scalar or have shape (batch,), got "
+                       f"shape {mask.shape}")
+  if mask.ndim == 1:
+    first = jnp.shape(inputs[0]) if inputs else ()
+    if not first or first[0] != mask.shape[0]:
+      raise metric.error(
+          f"mask of shape {mask.shape} needs inputs whose leading (batch) axis "
+          f"has {mask.shape[0]} rows, got a first input of shape {first}")
+  return mask
+
+
+def row_mask(mask: jax.Array, ndim: int) -> jax.Array:
+  """A ``(batch,)`` mask reshaped to ``(batch, 1, ..., 1)`` with ``ndim`` axes."""
+  return mask.reshape(mask.shape + (1,) * (ndim - mask.ndim))
+
+
+def zero_masked_rows(x, mask: jax.Array):
+  """``x`` with the rows where ``mask`` is False set to zero.
+
+  Inputs without the mask's leading axis (scalars, broadcast arguments) are
+  returned as given. After this, masked rows may have held anything, NaN
+  included: a row of zeros (label 0, score 0) weighted 0 adds exactly 0 to
+  the sums and histograms of the default `Metric.masked_update`, metrics
+  whose per-row values can be NaN for a zero row (renormalised
+  probabilities, correlations) drop masked rows with ``where`` instead of a
+  weight, and batch-wide checks such as `Hinge`'s "are all labels 0 or 1"
+  see the real labels plus 0, which never changes their answer.
+  """
+  if x is None:
+    return None
+  x = jnp.asarray(x)
+  if x.ndim == 0 or x.shape[0] != mask.shape[0]:
+    return x
+  return jnp.where(row_mask(mask, x.ndim), x, jnp.zeros((), x.dtype))
+
+
+def select(keep, new: State, old: State) -> State:
+  """``new`` where the scalar ``keep`` is True, else ``old`` (leaf by leaf)."""
+  return jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
+
+
+def _shape_struct(x):
+  return jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x))
+
+
 class Metric:
   """Base class of every jmetrics metric.
 
@@ -138,8 +196,17 @@ class Metric:
   def sync(self, state: State, axis_name) -> State:
     """Merges the states of all devices along ``axis_name`` (pmap, shard_map).
 
-    One all-reduce per leaf kind, of the state's size; never a gather of the
-    inputs.
+    Each device passes the state of its own shard of the data; every device
+    gets the merge of all of them, replicated (so under ``jax.shard_map`` it
+    may leave with ``out_specs=P()``). State-sized all-reduces only
+    (``psum``/``pmin``/``pmax``; a `Wide` total adds a ``pmax`` for its
+    grid), never a gather of the inputs.
+
+    Sync what the devices have seen *since the last sync*: a state that is
+    already replicated (synced before) would be counted once per device. In a
+    train step, ``merge(state, sync(update(init(), shard), axis))`` adds one
+    global batch to a replicated ``state``; or keep per-device states and
+    sync once before `compute`.
     """
     return _map_kind(self.reductions(),
                      lambda kind, leaf: _sync_leaf(kind, leaf, axis_name), state)
@@ -148,6 +215,105 @@ class Metric:
     """Merges states stacked along ``axis`` (what ``pmap`` returns unsynced)."""
     return _map_kind(self.reductions(),
                      lambda kind, leaf: _stacked_leaf(kind, leaf, axis), stacked)
+
+  def masked_update(self, state: State, *inputs, mask,
+                    sample_weight=None) -> State:
+    """`update` with the rows where ``mask`` is False left out.
+
+    The way to feed an uneven last batch to a data-parallel step: pad it to a
+    multiple of the device count (`jmetrics.pad_to_multiple` returns the
+    padded arrays and this mask), shard as usual, and call
+    ``masked_update`` instead of ``update``.
+
+    Semantics: for a ``(batch,)`` mask, the result equals
+    ``update(state, *[x[mask] for x in inputs], sample_weight=w)``, where
+    ``w`` is ``sample_weight[mask]`` for per-row weights and
+    ``sample_weight`` otherwise, to float32 rounding (sums over a different
+    number of rows may round differently; integer counts are identical). What
+    the masked rows hold is never read (they may be garbage or NaN). If no
+    row is kept the state is returned unchanged, also where Keras would count
+    an empty batch. A scalar mask keeps or drops the whole update (for
+    metrics whose inputs have no batch axis, such as `MeanTensor`).
+
+    The default implementation, exact for every metric whose update is a sum
+    of per-row terms scaled by ``sample_weight`` (the confusion, threshold,
+    F-score and segmentation metrics), sets the masked rows of every input
+    with the mask's leading axis to 0 and multiplies ``sample_weight`` by the
+    mask broadcast over the sample axis: it passes
+    ``where(mask[:, None, ...], sample_weight, 0)`` (``mask`` as int32 0/1
+    when ``sample_weight`` is None) of shape ``(batch, 1, ..., 1)``, with as
+    many axes as the first input or as ``sample_weight`` has, or, where
+    `update` rejects that shape at trace time, one axis fewer, down to
+    ``(batch,)``. Metrics for which a zero weight does not remove a row
+    (`R2Score`'s count ``n``, unweighted ``ignore_class`` of
+    `SparseCategoricalCrossentropy`, a 1-D batch that Keras treats as one
+    sample, `MeanTensor`) override this method; their docstrings say how.
+
+    Args:
+      state: the running state.
+      *inputs: the positional inputs of `update` (``y_true, y_pred``, or
+        ``values``), the batch on axis 0.
+      mask: booleans of shape ``(batch,)`` (nonzero numbers count as True):
+        which rows are real; or a scalar: whether the update happens at all.
+      sample_weight: as in `update`.
+
+    Returns:
+      The updated state.
+
+    Raises:
+      ValueError: at trace time, for a mask that is not a scalar or a
+        ``(batch,)`` vector matching the first input's leading axis, and for
+        whatever `update` rejects.
+
+    Examples:
+      >>> import jmetrics as jm
+      >>> m = jm.AUC(num_thresholds=3)
+      >>> state = m.masked_update(m.init(), [0, 0, 1, 1, 0], [0, 0.5, 0.3, 0.9, 0],
+      ...                         mask=[True, True, True, True, False])
+      >>> float(m.compute(state))  # as m.update(m.init(), [0, 0, 1, 1], [0, 0.5, 0.3, 0.9])
+      0.75
+    """
+    mask = as_mask(self, mask, inputs)
+    if mask.ndim == 0:
+      return select(mask, self.update(state, *inputs,
+                                      sample_weight=sample_weight), state)
+    inputs = tuple(zero_masked_rows(x, mask) for x in inputs)
+    weight = self._row_weight(state, inputs, mask, sample_weight)
+    return self.update(state, *inputs, sample_weight=weight)
+
+  def _row_weight(self, state, inputs, mask, sample_weight):
+    """``sample_weight`` times ``mask`` as per-row weights `update` accepts."""
+    batch = mask.shape[0]
+    if sample_weight is not None:
+      sample_weight = jnp.asarray(sample_weight)
+      if sample_weight.ndim and sample_weight.shape[0] == batch:
+        # Per-row (or per-element) weights: the mask aligns with their rows.
+        return jnp.where(row_mask(mask, sample_weight.ndim), sample_weight,
+                         jnp.zeros((), sample_weight.dtype))
+
+    def weight_of_rank(rank):
+      rows = row_mask(mask, rank)
+      if sample_weight is None:
+        return rows.astype(jnp.int32)
+      return jnp.where(rows, sample_weight, jnp.zeros((), sample_weight.dtype))
+
+    # The weight has one entry per row and broadcasts over each row's
+    # elements. Most updates take (batch, 1, ..., 1) of the first input's
+    # rank; some want fewer axes (F-scores take (batch,), one-hot IoU
+    # broadcasts against its argmax). Ask `update` itself, on shapes only.
+    ranks = list(range(max(jnp.ndim(inputs[0]), 1), 0, -1))
+    for rank in ranks[:-1]:
+      weight = weight_of_rank(rank)
+      try:
+        with warnings.catch_warnings():
+          warnings.simplefilter("ignore")
+          jax.eval_shape(
+              lambda s, i, w: self.update(s, *i, sample_weight=w),
+              *jax.tree.map(_shape_struct, (state, inputs, weight)))
+        return weight
+      except ValueError:
+        continue
+    return weight_of_rank(ranks[-1])
 
   def __call__(self, *args, **kwargs) -> jax.Array:
     """The metric of a single batch: ``compute(update(init(), ...))``."""

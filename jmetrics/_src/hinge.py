@@ -62,6 +62,8 @@ class Hinge(reduction.SampleMeanMetric):
   name: str = "hinge"
   dtype: Any = None
 
+  _last_axis_reduction = "mean"
+
   def values(self, y_true, y_pred) -> jax.Array:
     return jnp.mean(_margins(self, y_true, y_pred), axis=-1)
 
@@ -92,6 +94,8 @@ class SquaredHinge(reduction.SampleMeanMetric):
 
   name: str = "squared_hinge"
   dtype: Any = None
+
+  _last_axis_reduction = "mean"
 
   def values(self, y_true, y_pred) -> jax.Array:
     return jnp.mean(jnp.square(_margins(self, y_true, y_pred)), axis=-1)

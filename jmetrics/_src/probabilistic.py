@@ -100,6 +100,8 @@ class BinaryCrossentropy(reduction.SampleMeanMetric):
   from_logits: bool = False
   label_smoothing: float = 0.0
 
+  _last_axis_reduction = "mean"
+
   def validate(self):
     _check_label_smoothing(self)
 
@@ -272,6 +274,18 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
       sample_weight = self._masked_weight(y_true, y_pred, sample_weight)
     return super().update(state, y_true, y_pred, sample_weight)
 
+  def masked_update(self, state, y_true, y_pred, *, mask, sample_weight=None):
+    """`update` of the rows where ``mask`` holds (see `Metric.masked_update`).
+
+    The padding mask is not a sample weight here: without ``sample_weight``,
+    ignored elements still count as a loss of 0 (Keras' unweighted rule);
+    with it, they get weight 0 as in `update`.
+    """
+    if self.ignore_class is not None and sample_weight is not None:
+      sample_weight = self._masked_weight(y_true, y_pred, sample_weight)
+    return super().masked_update(state, y_true, y_pred, mask=mask,
+                                 sample_weight=sample_weight)
+
   def _masked_weight(self, y_true, y_pred, sample_weight):
     _, valid, _ = self._labels(y_true, y_pred)
     mask, weight = weighting.squeeze_or_expand_to_same_rank(
@@ -310,6 +324,8 @@ class KLDivergence(reduction.SampleMeanMetric):
   name: str = "kl_divergence"
   dtype: Any = None
 
+  _last_axis_reduction = "sum"
+
   def values(self, y_true, y_pred) -> jax.Array:
     y_true, y_pred = checks.same_shape_floats(self, y_true, y_pred)
     y_true = jnp.clip(y_true, EPSILON, 1.0)
@@ -343,6 +359,8 @@ class Poisson(reduction.SampleMeanMetric):
 
   name: str = "poisson"
   dtype: Any = None
+
+  _last_axis_reduction = "mean"
 
   def values(self, y_true, y_pred) -> jax.Array:
     y_true, y_pred = checks.same_shape_floats(self, y_true, y_pred)

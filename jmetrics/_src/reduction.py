@@ -56,6 +56,33 @@ def _mean_update(metric, state: MeanState, values, sample_weight) -> MeanState:
   return MeanState(total, count)
 
 
+def _masked_mean_update(metric, state: MeanState, values, sample_weight,
+                        mask) -> MeanState:
+  """`_mean_update` of the rows of ``values`` where the ``(batch,)`` ``mask`` holds.
+
+  Per-sample values and weights are built exactly as `_mean_update` builds
+  them; masked samples then add 0 to the total and the count (``where``,
+  so NaN in a masked row never leaks). A scalar ``sample_weight`` makes the
+  whole batch one sample in Keras; then that sample's value is the mean over
+  the kept rows, and nothing is added if no row is kept.
+  """
+  if sample_weight is not None and jnp.ndim(sample_weight) == 0:
+    per_row, _ = weighting.samplewise(metric, values, None, reduce_fn=jnp.mean)
+    kept = jnp.sum(mask.astype(jnp.float32))
+    sample = jnp.sum(jnp.where(mask, per_row, 0.0)) / jnp.maximum(kept, 1.0)
+    return base.select(jnp.any(mask),
+                       _mean_update(metric, state, sample, sample_weight), state)
+  values, sample_weight = weighting.samplewise(
+      metric, values, sample_weight, reduce_fn=jnp.mean)
+  total = wide.wide_add(state.total, jnp.sum(jnp.where(mask, values, 0.0)))
+  if sample_weight is None:
+    count = wide.wide_add_int(state.count, jnp.sum(mask.astype(jnp.int32)))
+  else:
+    count = wide.wide_add(state.count,
+                          jnp.sum(jnp.where(mask, sample_weight, 0.0)))
+  return MeanState(total, count)
+
+
 def _mean_compute(metric, state: MeanState):
   return metric.result_dtype(
       divide_no_nan(wide.wide_value(state.total), wide.wide_value(state.count)))
@@ -93,6 +120,20 @@ class Mean(base.Metric):
     """Adds ``values`` (any shape, batch first) with optional weights."""
     return _mean_update(self, state, values, sample_weight)
 
+  def masked_update(self, state: MeanState, values, *, mask,
+                    sample_weight=None) -> MeanState:
+    """`update` of the rows of ``values`` where ``mask`` holds (see `Metric.masked_update`).
+
+    Masked rows add nothing to the total or the count (which stays an
+    exact integer when unweighted).
+    """
+    mask = base.as_mask(self, mask, (values,))
+    if mask.ndim == 0:
+      return super().masked_update(state, values, mask=mask,
+                                   sample_weight=sample_weight)
+    values = base.zero_masked_rows(checks.as_float(values), mask)
+    return _masked_mean_update(self, state, values, sample_weight, mask)
+
   def compute(self, state: MeanState) -> jax.Array:
     return _mean_compute(self, state)
 
@@ -125,6 +166,17 @@ class Sum(base.Metric):
   def update(self, state: SumState, values, sample_weight=None) -> SumState:
     values, _ = weighting.samplewise(self, values, sample_weight, reduce_fn=jnp.sum)
     return SumState(wide.wide_add(state.total, jnp.sum(values)))
+
+  def masked_update(self, state: SumState, values, *, mask,
+                    sample_weight=None) -> SumState:
+    """`update` of the rows where ``mask`` holds: masked rows (and their
+    weights) become 0, which adds exactly nothing to a sum."""
+    mask = base.as_mask(self, mask, (values,))
+    if mask.ndim == 0:
+      return super().masked_update(state, values, mask=mask,
+                                   sample_weight=sample_weight)
+    return self.update(state, base.zero_masked_rows(checks.as_float(values), mask),
+                       sample_weight=base.zero_masked_rows(sample_weight, mask))
 
   def compute(self, state: SumState) -> jax.Array:
     return self.result_dtype(wide.wide_value(state.total))
@@ -171,12 +223,48 @@ class MeanTensor(base.Metric):
 
   def update(self, state, values, sample_weight=None) -> MeanTensorState:
     values = checks.as_float(values)
+    return self._accumulate(state, values, self._weight(values, sample_weight))
+
+  def masked_update(self, state, values, *, mask,
+                    sample_weight=None) -> MeanTensorState:
+    """`update` of the entries of ``values`` where ``mask`` holds.
+
+    ``values`` has no batch axis, so ``mask`` is a scalar (whether the update
+    happens: how a device given a padding tensor stays out of the mean) or
+    a prefix of ``shape`` (``(shape[0],)``: which rows of the tensor are
+    updated), broadcast over the remaining axes. A masked entry adds nothing
+    to its total or count; what it holds is never read.
+
+    Examples:
+      >>> import jmetrics as jm
+      >>> m = jm.MeanTensor(shape=(2,))
+      >>> state = m.update(m.init(), [1.0, 2.0])
+      >>> state = m.masked_update(state, [9.0, 9.0], mask=False)
+      >>> m.compute(state).tolist()
+      [1.0, 2.0]
+    """
+    values = checks.as_float(values)
+    mask = jnp.asarray(mask)
+    mask = mask if mask.dtype == jnp.bool_ else mask != 0
+    shape = tuple(self.shape)
+    if mask.shape != shape[:mask.ndim]:
+      raise self.error(f"mask of shape {mask.shape} must be a scalar or a "
+                       f"prefix of shape {shape}")
+    mask = base.row_mask(mask, len(shape))
+    weight = self._weight(values, sample_weight)
+    return self._accumulate(state, jnp.where(mask, values, 0.0),
+                            jnp.where(mask, weight, 0.0))
+
+  def _weight(self, values, sample_weight):
+    """Float32 weights of ``values``' shape (which must be ``shape``)."""
     if values.shape != tuple(self.shape):
       raise self.error(f"expected values of shape {tuple(self.shape)}, got "
                        f"{values.shape}")
     weight = jnp.ones((), jnp.float32) if sample_weight is None else sample_weight
     checks.check_broadcast(self, "sample_weight", weight, values.shape)
-    weight = jnp.broadcast_to(checks.as_float(weight), values.shape)
+    return jnp.broadcast_to(checks.as_float(weight), values.shape)
+
+  def _accumulate(self, state, values, weight) -> MeanTensorState:
     return MeanTensorState(wide.wide_add(state.total, values * weight),
                            wide.wide_add(state.count, weight))
 
@@ -193,6 +281,13 @@ class SampleMeanMetric(base.Metric):
   then follow ``keras.metrics.MeanMetricWrapper`` exactly.
   """
 
+  # How `values` reduces the last axis of elementwise terms into a sample's
+  # value ("mean" or "sum"), where it does. A 1-D batch is then one sample
+  # (Keras' rule) that `masked_update` can still rebuild from the kept rows'
+  # terms; None: the per-sample function does not split into per-row terms
+  # (e.g. the last axis is a class axis).
+  _last_axis_reduction = None
+
   def values(self, y_true, y_pred) -> jax.Array:
     raise NotImplementedError
 
@@ -201,6 +296,68 @@ class SampleMeanMetric(base.Metric):
 
   def update(self, state: MeanState, y_true, y_pred, sample_weight=None):
     return _mean_update(self, state, self.values(y_true, y_pred), sample_weight)
+
+  def masked_update(self, state: MeanState, y_true, y_pred, *, mask,
+                    sample_weight=None) -> MeanState:
+    """`update` of the rows where ``mask`` holds (see `Metric.masked_update`).
+
+    Masked rows are zeroed before `values` sees them, and their per-sample
+    values and weights are left out of the total and the count (an exact
+    integer when unweighted); zero weights are not needed, so the unweighted
+    semantics stay unweighted (``ignore_class`` of
+    `SparseCategoricalCrossentropy` counts ignored elements as Keras does
+    without weights).
+
+    When `values` reduces the batch axis itself (1-D inputs, which Keras
+    treats as one sample, or an ``axis`` that includes axis 0), the one
+    sample is computed from the kept rows only, and nothing is added if no
+    row is kept. For a per-sample function that is a mean or sum over the
+    last axis, the kept rows' terms are recombined; the correlation metrics
+    use masked moments. Other metrics (a 1-D batch of a categorical metric
+    is one row of class scores, not rows) raise a ``ValueError``.
+
+    Examples:
+      >>> import jmetrics as jm
+      >>> m = jm.MeanSquaredError()
+      >>> state = m.masked_update(m.init(), [1.0, 2.0, 0.0], [1.0, 4.0, 9.0],
+      ...                         mask=[True, True, False])
+      >>> float(m.compute(state))  # one sample, (0 + 4) / 2, as Keras
+      2.0
+    """
+    mask = base.as_mask(self, mask, (y_true,))
+    if mask.ndim == 0:
+      return super().masked_update(state, y_true, y_pred, mask=mask,
+                                   sample_weight=sample_weight)
+    y_true = base.zero_masked_rows(y_true, mask)
+    y_pred = base.zero_masked_rows(y_pred, mask)
+    values = self.values(y_true, y_pred)
+    if not self._reduces_batch_axis(y_true, y_pred, values):
+      return _masked_mean_update(self, state, values, sample_weight, mask)
+    sample = self._masked_sample(y_true, y_pred, mask)
+    return base.select(jnp.any(mask),
+                       _mean_update(self, state, sample, sample_weight), state)
+
+  def _reduces_batch_axis(self, y_true, y_pred, values) -> bool:
+    """Whether `values` of these inputs has no batch axis left (trace time)."""
+    del y_true, y_pred
+    return jnp.ndim(values) == 0
+
+  def _masked_sample(self, y_true, y_pred, mask) -> jax.Array:
+    """`values` of a batch-reducing update, from the rows ``mask`` keeps."""
+    if self._last_axis_reduction is None:
+      raise self.error(
+          f"masked_update cannot leave rows out of y_true "
+          f"{checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}: "
+          "the per-sample function reduces the batch axis (a 1-D batch is "
+          "one sample) and does not split into per-row terms; give the "
+          "inputs a sample axis first")
+    column = lambda x: x[:, None] if jnp.ndim(x) == 1 else x
+    # One term per row: the per-sample function of a length-1 last axis.
+    terms = self.values(column(y_true), column(y_pred))
+    total = jnp.sum(jnp.where(mask, terms, 0.0))
+    if self._last_axis_reduction == "sum":
+      return total
+    return total / jnp.maximum(jnp.sum(mask.astype(jnp.float32)), 1.0)
 
   def compute(self, state: MeanState) -> jax.Array:
     return _mean_compute(self, state)

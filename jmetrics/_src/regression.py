@@ -151,6 +151,41 @@ def _concordance(y_true, y_pred, axis):
   return jnp.mean(2.0 * covar / (norm + _EPSILON), axis=axis)
 
 
+# Masked forms, for `masked_update` when ``axis`` covers the batch axis: the
+# same formulas with every mean taken over the elements where ``keep`` holds
+# (masked elements have been zeroed, and are excluded with ``where``).
+
+
+def _masked_mean(x, keep, axis):
+  count = jnp.sum(keep.astype(jnp.float32), axis=axis, keepdims=True)
+  return jnp.sum(jnp.where(keep, x, 0.0), axis=axis, keepdims=True) / count
+
+
+def _masked_cosine(y_true, y_pred, axis, keep):
+  # Zeroed elements add nothing to the norms or the dot product.
+  return _cosine(jnp.where(keep, y_true, 0.0), jnp.where(keep, y_pred, 0.0),
+                 axis)
+
+
+def _masked_pearson(y_true, y_pred, axis, keep):
+  y_true = y_true - _masked_mean(y_true, keep, axis)
+  y_pred = y_pred - _masked_mean(y_pred, keep, axis)
+  y_true = y_true / jnp.sqrt(_masked_mean(jnp.square(y_true), keep, axis))
+  y_pred = y_pred / jnp.sqrt(_masked_mean(jnp.square(y_pred), keep, axis))
+  return jnp.squeeze(_masked_mean(y_true * y_pred, keep, axis), axis)
+
+
+def _masked_concordance(y_true, y_pred, axis, keep):
+  mean = lambda x: _masked_mean(x, keep, axis)
+  variance = lambda x: mean(jnp.square(x - mean(x)))
+  true_mean, pred_mean = mean(y_true), mean(y_pred)
+  true_var = variance(y_true - true_mean)
+  pred_var = variance(y_pred - pred_mean)
+  covar = (y_true - pred_mean) * (y_pred - pred_mean)
+  norm = true_var + pred_var + jnp.square(true_mean - pred_mean)
+  return jnp.squeeze(mean(2.0 * covar / (norm + _EPSILON)), axis)
+
+
 def mean_squared_error(y_true, y_pred) -> jax.Array:
   """Per-sample mean squared error, ``mean(square(y_true - y_pred), axis=-1)``.
 
@@ -354,24 +389,43 @@ class _ErrorMetric(reduction.SampleMeanMetric):
   """A sample mean of ``_fn(y_true, y_pred)`` over aligned inputs."""
 
   _fn = None
+  _last_axis_reduction = "mean"  # every _fn is a mean over the last axis
 
   def values(self, y_true, y_pred):
     return type(self)._fn(*_aligned(type(self).__name__, y_true, y_pred))
 
 
 class _AxisMetric(reduction.SampleMeanMetric):
-  """A sample mean of ``_fn(y_true, y_pred, axis)`` over aligned inputs."""
+  """A sample mean of ``_fn(y_true, y_pred, axis)`` over aligned inputs.
+
+  ``_masked_fn(y_true, y_pred, axis, keep)`` is ``_fn`` over the elements
+  where ``keep`` holds: `masked_update` needs it when ``axis`` covers the
+  batch axis (1-D inputs, or ``axis=0``), so that padded rows are left out of
+  the coefficients themselves.
+  """
 
   _fn = None
+  _masked_fn = None
 
   def validate(self):
     _check_axis_config(self, self.axis)
 
-  def values(self, y_true, y_pred):
+  def _aligned_axis(self, y_true, y_pred):
     who = type(self).__name__
     y_true, y_pred = _aligned(who, y_true, y_pred)
-    return type(self)._fn(y_true, y_pred,
-                          _normalized_axis(who, self.axis, y_true.shape))
+    return y_true, y_pred, _normalized_axis(who, self.axis, y_true.shape)
+
+  def values(self, y_true, y_pred):
+    return type(self)._fn(*self._aligned_axis(y_true, y_pred))
+
+  def _reduces_batch_axis(self, y_true, y_pred, values) -> bool:
+    _, _, axis = self._aligned_axis(y_true, y_pred)
+    return 0 in (axis if isinstance(axis, tuple) else (axis,))
+
+  def _masked_sample(self, y_true, y_pred, mask) -> jax.Array:
+    y_true, y_pred, axis = self._aligned_axis(y_true, y_pred)
+    keep = jnp.broadcast_to(base.row_mask(mask, y_true.ndim), y_true.shape)
+    return type(self)._masked_fn(y_true, y_pred, axis, keep)
 
 
 @base.metric_dataclass
@@ -569,6 +623,7 @@ class CosineSimilarity(_AxisMetric):
   axis: Any = -1
 
   _fn = staticmethod(_cosine)
+  _masked_fn = staticmethod(_masked_cosine)
 
 
 @base.metric_dataclass
@@ -603,6 +658,7 @@ class PearsonCorrelation(_AxisMetric):
   axis: Any = -1
 
   _fn = staticmethod(_pearson)
+  _masked_fn = staticmethod(_masked_pearson)
 
 
 @base.metric_dataclass
@@ -635,6 +691,7 @@ class ConcordanceCorrelation(_AxisMetric):
   axis: Any = -1
 
   _fn = staticmethod(_concordance)
+  _masked_fn = staticmethod(_masked_concordance)
 
 
 # -- double-float arithmetic for R2Score ---------------------------------------
@@ -814,6 +871,27 @@ class R2Score(base.Metric):
     Returns:
       The updated state.
     """
+    return self._accumulate(state, y_true, y_pred, sample_weight, None)
+
+  def masked_update(self, state: R2ScoreState, y_true, y_pred, *, mask,
+                    sample_weight=None) -> R2ScoreState:
+    """`update` of the rows where ``mask`` holds (see `Metric.masked_update`).
+
+    A zero weight would not do: Keras' ``n`` (``num_samples``, used by the
+    adjusted score) counts every target value, weighted 0 or not, and the
+    unweighted ``sum(w)`` is a row count. Here masked rows add nothing to any
+    sum and are left out of ``n``; counts stay exact integers.
+    """
+    mask = base.as_mask(self, mask, (y_true,))
+    if mask.ndim == 0:
+      return super().masked_update(state, y_true, y_pred, mask=mask,
+                                   sample_weight=sample_weight)
+    return self._accumulate(state, base.zero_masked_rows(y_true, mask),
+                            base.zero_masked_rows(y_pred, mask), sample_weight,
+                            mask)
+
+  def _accumulate(self, state, y_true, y_pred, sample_weight, mask):
+    """Adds a batch; ``mask`` (``(batch,)`` or None) drops rows."""
     true_shape, pred_shape = checks.shape_of(y_true), checks.shape_of(y_pred)
     y_true, y_pred = checks.as_float(y_true), checks.as_float(y_pred)
     y_true, y_pred = weighting.squeeze_or_expand_to_same_rank(y_true, y_pred)
@@ -834,14 +912,21 @@ class R2Score(base.Metric):
         weight = weight[:, None]  # per-sample weights, as Keras expands them
       checks.check_broadcast(self, "sample_weight", weight, y_true.shape)
       weight = jnp.broadcast_to(weight, y_true.shape)
-    sum_weight, batch = _r2_batch_sums(y_true, y_pred, weight)
-    if sum_weight is None:
-      sum_weight = wide.wide_add_int(state.sum_weight, y_true.shape[0])
+    rows, num_values = y_true.shape[0], y_true.size
+    if mask is not None:
+      keep = jnp.broadcast_to(mask[:, None], y_true.shape)
+      weight = jnp.where(keep, 1.0 if weight is None else weight, 0.0)
+      rows = jnp.sum(mask.astype(jnp.int32))
+      num_values = rows * self.num_outputs
+    batch_weight, batch = _r2_batch_sums(y_true, y_pred, weight)
+    if sample_weight is None:
+      # Unweighted: sum(w) is the number of rows, added exactly.
+      sum_weight = wide.wide_add_int(state.sum_weight, rows)
     else:
-      sum_weight = wide.wide_merge(state.sum_weight, sum_weight)
+      sum_weight = wide.wide_merge(state.sum_weight, batch_weight)
     sums = [wide.wide_merge(total, wide.Wide(batch.hi[i], batch.lo[i]))
             for i, total in enumerate(state[1:4])]
-    num_samples = wide.wide_add_int(state.num_samples, y_true.size)
+    num_samples = wide.wide_add_int(state.num_samples, num_values)
     return R2ScoreState(sum_weight, *sums, num_samples)
 
   def compute(self, state: R2ScoreState) -> jax.Array:

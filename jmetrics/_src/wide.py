@@ -148,16 +148,18 @@ def wide_psum(acc: Wide, axis_name) -> Wide:
   return _from_limbs(jax.lax.psum(_limbs(acc, bound), axis_name))
 
 
+def _merge_pairs(a, b):
+  return tuple(wide_merge(Wide(*a), Wide(*b)))
+
+
 def wide_sum(acc: Wide, axis: int = 0) -> Wide:
   """Sums a stacked total along ``axis`` (e.g. the device axis ``pmap`` returns).
 
   A variadic ``lax.reduce`` with `wide_merge` as its combiner, so the sum is
-  exact for integer totals however many entries are stacked.
+  exact for integer totals however many entries are stacked. The combiner is
+  a module-level function so that eager calls hit the compilation cache.
   """
-  def combine(a, b):
-    return tuple(wide_merge(Wide(*a), Wide(*b)))
-
   zero = jnp.zeros((), _F32)
   hi, lo = jax.lax.reduce(
-      (acc.hi, acc.lo), (zero, zero), combine, (axis % acc.hi.ndim,))
+      (acc.hi, acc.lo), (zero, zero), _merge_pairs, (axis % acc.hi.ndim,))
   return Wide(hi, lo)

@@ -1,0 +1,147 @@
+"""`Stateful`: a Keras-style stateful facade over any jmetrics metric.
+
+For standalone use (notebooks, evaluation scripts, code ported from
+``tf.keras.metrics``) where threading a state through calls is a chore: the
+facade holds the state and exposes Keras' methods, each a jit-compiled call
+of the pure metric underneath. Inside jitted train steps, use the pure
+metric (or a `Collection`) directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import jax
+import numpy as np
+
+from jmetrics._src import base
+from jmetrics._src import registry
+
+
+def _update(metric, state, args, kwargs):
+  return metric.update(state, *args, **kwargs)
+
+
+def _compute(metric, state):
+  return metric.compute(state)
+
+
+def _merge(metric, a, b):
+  return metric.merge(a, b)
+
+
+# Module-level so that every facade of an equal config shares one compilation:
+# the metric is a static (leafless) pytree, so its config keys the jit cache.
+_jit_update = jax.jit(_update)
+_jit_compute = jax.jit(_compute)
+_jit_merge = jax.jit(_merge)
+
+
+def _as_input(x):
+  """Python lists and numbers become NumPy arrays before crossing ``jit``.
+
+  Otherwise ``jit`` would see a list as a pytree of scalars, one traced
+  argument per element and one compilation per length.
+  """
+  if isinstance(x, (list, tuple, int, float, bool)):
+    return np.asarray(x)
+  return x
+
+
+class Stateful:
+  """A metric with Keras' stateful API: ``update_state``, ``result``, ``reset_state``.
+
+  Each call runs the pure metric under ``jax.jit`` (compiled once per config
+  and input shape); the state is an ordinary pytree in `state`, so it can be
+  saved, restored or handed to pure code.
+
+  Args:
+    metric: a `jm.Metric` (a `Collection` too), or anything `jm.get`
+      accepts (``"auc"``, ``jm.AUC``, a ``fn(y_true, y_pred)``).
+    jit: compile the calls (default); ``False`` runs them eagerly, e.g. to
+      debug a custom metric with prints.
+
+  Attributes:
+    metric: the pure metric.
+    state: its current state.
+
+  Examples:
+    >>> import jmetrics as jm
+    >>> from jmetrics import Stateful
+    >>> m = Stateful(jm.AUC())
+    >>> m.update_state([0, 1, 1, 1], [0, 1, 0, 0])
+    >>> print('Intermediate result:', float(m.result()))
+    Intermediate result: 0.6666666865348816
+    >>> m.update_state([1, 1, 1, 1], [0, 1, 1, 0])
+    >>> print('Final result:', float(m.result()))
+    Final result: 0.7142857313156128
+    >>> m.reset_state()
+    >>> float(m.result())
+    0.0
+  """
+
+  def __init__(self, metric: Any, *, jit: bool = True):
+    metric = registry.get(metric)
+    if not isinstance(metric, base.Metric):
+      raise ValueError(f"Stateful: expected a metric, got {metric!r}")
+    self.metric = metric
+    self._jit = bool(jit)
+    self.state = metric.init()
+
+  @property
+  def name(self) -> str:
+    return self.metric.name
+
+  def update_state(self, *args, **kwargs) -> None:
+    """Accumulates a batch: ``state = metric.update(state, *args, **kwargs)``.
+
+    Args:
+      *args: the metric's inputs, as in Keras (``y_true, y_pred``).
+      **kwargs: keyword inputs (``sample_weight=``, or a collection's
+        named inputs).
+    """
+    args = tuple(_as_input(a) for a in args)
+    kwargs = {k: _as_input(v) for k, v in kwargs.items()}
+    update = _jit_update if self._jit else _update
+    self.state = update(self.metric, self.state, args, kwargs)
+
+  def result(self):
+    """The metric's value on everything seen since the last reset."""
+    compute = _jit_compute if self._jit else _compute
+    return compute(self.metric, self.state)
+
+  def reset_state(self) -> None:
+    """Forgets everything seen: the state returns to ``metric.init()``."""
+    self.state = self.metric.init()
+
+  def reset_states(self) -> None:
+    """Alias of `reset_state` (the tf.keras 2 name)."""
+    self.reset_state()
+
+  def merge_state(self, metrics: "Stateful | Iterable[Stateful]") -> None:
+    """Adds the states of other facades of the same metric (as tf.keras' ``merge_state``).
+
+    Args:
+      metrics: a `Stateful` or an iterable of them, each wrapping a metric
+        equal to this one.
+
+    Raises:
+      ValueError: if a metric's configuration differs.
+    """
+    others = [metrics] if isinstance(metrics, Stateful) else list(metrics)
+    merge = _jit_merge if self._jit else _merge
+    for other in others:
+      if not isinstance(other, Stateful) or other.metric != self.metric:
+        raise ValueError(f"Stateful.merge_state: cannot merge {other!r} into a "
+                         f"facade of {self.metric!r}; the metrics must be equal")
+    for other in others:
+      self.state = merge(self.metric, self.state, other.state)
+
+  def __call__(self, *args, **kwargs):
+    """``update_state(*args, **kwargs)``, then the `result` (Keras' ``__call__``)."""
+    self.update_state(*args, **kwargs)
+    return self.result()
+
+  def __repr__(self) -> str:
+    return f"Stateful({self.metric!r})"
+

@@ -1,0 +1,423 @@
+"""Every public metric class with example configurations and input generators.
+
+`ENTRIES` covers each metric class of ``jmetrics.__all__`` (a dataclass
+subclass of `jm.Metric`) at least once; `missing_classes` names the public
+classes without an entry, and `tests/test_distributed.py` fails while there
+are any, so a new metric cannot be exported without being run on every
+parallelism path. The segmentation metrics (`ConfusionMatrix`, the IoU
+family, `Dice`), the composition (`Collection`, `Routed`) and `Max` / `Min`
+get entries as soon as ``jmetrics`` exports them.
+
+An entry's ``make_inputs(rng, n)`` returns the positional inputs of one
+update with ``n`` rows (the batch axis first); the tests use ``n`` divisible
+by 8 for the sharded modes and an uneven ``n`` for the padded one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any, Callable, Union
+
+import jax.numpy as jnp
+import numpy as np
+
+import jmetrics as jm
+
+ALL = "*"  # every field of the state holds integer counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """One configuration of a metric and how to feed it.
+
+  Attributes:
+    id: test id.
+    metric: the configured metric.
+    make_inputs: ``(rng, n) -> tuple`` of positional inputs with ``n`` rows
+      (for ``batch_axis=False``, one update's inputs; ``n`` is ignored).
+    weighted: whether updates also get per-row ``sample_weight``.
+    exact: names of the state fields that hold integer counts (or `ALL`):
+      their `Wide` hi/lo arrays must be bit-identical on every path.
+    batch_axis: False for metrics whose inputs have no batch axis
+      (`MeanTensor`): each device then gets whole updates instead of rows.
+    weight_axes: rank of the per-row weights, ``(n, 1, ...)``: the IoU
+      metrics broadcast weights against the label map from the right.
+    rtol, atol: float32 tolerances of the computed values.
+  """
+
+  id: str
+  metric: Any
+  make_inputs: Callable[[np.random.Generator, int], tuple]
+  weighted: bool = False
+  exact: Union[tuple, str] = ()
+  batch_axis: bool = True
+  weight_axes: int = 1
+  rtol: float = 1e-5
+  atol: float = 1e-6
+
+  def __str__(self):
+    return self.id
+
+
+# -- input generators ----------------------------------------------------------
+
+
+def _f32(x):
+  return np.asarray(x, np.float32)
+
+
+def binary(shape=()):
+  """0/1 int labels and scores in [0, 1], ``(n, *shape)``."""
+  def make(rng, n):
+    full = (n,) + tuple(shape)
+    return rng.integers(0, 2, full).astype(np.int32), _f32(rng.uniform(size=full))
+  return make
+
+
+def binary_logits(shape=()):
+  def make(rng, n):
+    full = (n,) + tuple(shape)
+    return rng.integers(0, 2, full).astype(np.int32), _f32(rng.normal(size=full) * 2)
+  return make
+
+
+def binary_float_labels(shape=()):
+  """0/1 float labels against probabilities (the cross-entropy inputs)."""
+  def make(rng, n):
+    full = (n,) + tuple(shape)
+    return (_f32(rng.integers(0, 2, full)),
+            _f32(rng.uniform(0.02, 0.98, full)))
+  return make
+
+
+def signed_labels(shape):
+  """Labels in {-1, 1} against real scores."""
+  def make(rng, n):
+    full = (n,) + tuple(shape)
+    return _f32(rng.choice([-1.0, 1.0], full)), _f32(rng.normal(size=full))
+  return make
+
+
+def sparse_scores(num_classes, label_dtype=np.int32, label_shape=()):
+  """Integer labels ``(n, *label_shape)`` and scores ``(n, num_classes)``."""
+  def make(rng, n):
+    labels = rng.integers(0, num_classes, (n,) + tuple(label_shape))
+    return labels.astype(label_dtype), _f32(rng.uniform(size=(n, num_classes)))
+  return make
+
+
+def class_ids(num_classes, shape=()):
+  """Integer labels and predictions (right about 60% of the time)."""
+  def make(rng, n):
+    labels = rng.integers(0, num_classes, (n,) + tuple(shape))
+    noisy = rng.integers(0, num_classes, labels.shape)
+    preds = np.where(rng.random(labels.shape) < 0.6, labels, noisy)
+    return labels.astype(np.int32), preds.astype(np.int32)
+  return make
+
+
+def one_hot_scores(num_classes, label_dtype=np.float32, softmax=False):
+  def make(rng, n):
+    labels = np.eye(num_classes)[rng.integers(0, num_classes, n)]
+    scores = rng.uniform(0.05, 1.0, (n, num_classes))
+    if softmax:
+      scores = scores / scores.sum(-1, keepdims=True)
+    return labels.astype(label_dtype), _f32(scores)
+  return make
+
+
+def multi_hot_scores(num_classes):
+  """Multi-label int 0/1 targets and scores (the F-score inputs)."""
+  def make(rng, n):
+    return (rng.integers(0, 2, (n, num_classes)).astype(np.int32),
+            _f32(rng.uniform(size=(n, num_classes))))
+  return make
+
+
+def normal_pairs(shape, noise=0.5):
+  def make(rng, n):
+    y_true = rng.normal(size=(n,) + tuple(shape))
+    return _f32(y_true), _f32(y_true + noise * rng.normal(size=y_true.shape))
+  return make
+
+
+def positive_pairs(shape, low=0.1, high=2.0):
+  def make(rng, n):
+    full = (n,) + tuple(shape)
+    return _f32(rng.uniform(low, high, full)), _f32(rng.uniform(low, high, full))
+  return make
+
+
+def distributions(num_classes):
+  """Rows of two probability distributions (KL divergence)."""
+  def make(rng, n):
+    a = rng.uniform(0.05, 1.0, (n, num_classes))
+    b = rng.uniform(0.05, 1.0, (n, num_classes))
+    return _f32(a / a.sum(-1, keepdims=True)), _f32(b / b.sum(-1, keepdims=True))
+  return make
+
+
+def values(shape=()):
+  def make(rng, n):
+    return (_f32(rng.normal(size=(n,) + tuple(shape))),)
+  return make
+
+
+def tensor(shape):
+  """One `MeanTensor` update (no batch axis)."""
+  def make(rng, n):
+    del n
+    return (_f32(rng.normal(size=shape)),)
+  return make
+
+
+def segmentation(num_classes, size=4, pred="ids"):
+  """Label maps ``(n, size, size)``, with predictions as ``"ids"`` (same
+  shape), ``"probs"`` (``(n, size, size, C)``) and labels as given."""
+  def make(rng, n):
+    if pred == "ids":
+      return class_ids(num_classes, (size, size))(rng, n)
+    labels = rng.integers(0, num_classes, (n, size, size)).astype(np.int32)
+    scores = rng.uniform(size=labels.shape + (num_classes,))
+    return labels, _f32(scores / scores.sum(-1, keepdims=True))
+  return make
+
+
+def one_hot_segmentation(num_classes, size=4):
+  def make(rng, n):
+    labels = rng.integers(0, num_classes, (n, size, size))
+    one_hot = np.eye(num_classes, dtype=np.float32)[labels]
+    return one_hot, _f32(rng.uniform(size=one_hot.shape))
+  return make
+
+
+def binary_masks(size=4):
+  """Hard 0/1 masks and probabilities ``(n, size, size)``."""
+  def make(rng, n):
+    masks = rng.integers(0, 2, (n, size, size)).astype(np.int32)
+    return masks, _f32(rng.uniform(size=masks.shape))
+  return make
+
+
+def _squared_error(y_true, y_pred):
+  return jnp.mean(jnp.square(y_true - y_pred), axis=-1)
+
+
+# -- the catalogue ---------------------------------------------------------------
+
+
+def _entries() -> list[Entry]:
+  e = Entry
+  entries = [
+      # reduction
+      e("mean", jm.Mean(), values((3,)), exact=("count",)),
+      e("mean_weighted", jm.Mean(), values(), weighted=True),
+      e("sum", jm.Sum(), values((2,)), weighted=True),
+      e("mean_tensor", jm.MeanTensor(shape=(8, 2)), tensor((8, 2)),
+        exact=("count",), batch_axis=False),
+      e("mean_tensor_weighted", jm.MeanTensor(shape=(8,)), tensor((8,)),
+        weighted=True, batch_axis=False),
+      e("mean_metric_wrapper", jm.MeanMetricWrapper(_squared_error, name="se"),
+        normal_pairs((3,)), weighted=True),
+      # accuracy
+      e("accuracy", jm.Accuracy(), class_ids(3, (1,)), exact=("count",)),
+      e("binary_accuracy", jm.BinaryAccuracy(), binary((2,)), exact=("count",)),
+      e("binary_accuracy_weighted", jm.BinaryAccuracy(threshold=0.7), binary(),
+        weighted=True),
+      e("categorical_accuracy", jm.CategoricalAccuracy(), one_hot_scores(4),
+        exact=("count",)),
+      e("sparse_categorical_accuracy", jm.SparseCategoricalAccuracy(),
+        sparse_scores(5), weighted=True),
+      e("top_k_categorical_accuracy", jm.TopKCategoricalAccuracy(k=2),
+        one_hot_scores(5), exact=("count",)),
+      e("sparse_top_k_categorical_accuracy",
+        jm.SparseTopKCategoricalAccuracy(k=2), sparse_scores(5), weighted=True),
+      # probabilistic
+      e("binary_crossentropy", jm.BinaryCrossentropy(),
+        binary_float_labels((3,)), exact=("count",)),
+      e("binary_crossentropy_logits",
+        jm.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+        binary_logits((2,)), weighted=True),
+      e("categorical_crossentropy", jm.CategoricalCrossentropy(),
+        one_hot_scores(4, softmax=True), weighted=True),
+      e("sparse_categorical_crossentropy",
+        jm.SparseCategoricalCrossentropy(from_logits=True), sparse_scores(4),
+        exact=("count",)),
+      e("sparse_categorical_crossentropy_ignore",
+        jm.SparseCategoricalCrossentropy(ignore_class=0), sparse_scores(4),
+        exact=("count",)),
+      e("sparse_categorical_crossentropy_ignore_weighted",
+        jm.SparseCategoricalCrossentropy(ignore_class=0), sparse_scores(4),
+        weighted=True),
+      e("kl_divergence", jm.KLDivergence(), distributions(4), weighted=True),
+      e("poisson", jm.Poisson(), positive_pairs((3,)), exact=("count",)),
+      # regression
+      e("mean_squared_error", jm.MeanSquaredError(), normal_pairs((3,)),
+        exact=("count",)),
+      e("mean_absolute_error", jm.MeanAbsoluteError(), normal_pairs((2,)),
+        weighted=True),
+      e("mean_absolute_percentage_error", jm.MeanAbsolutePercentageError(),
+        positive_pairs((2,)), exact=("count",)),
+      e("mean_squared_logarithmic_error", jm.MeanSquaredLogarithmicError(),
+        positive_pairs((2,)), weighted=True),
+      e("log_cosh_error", jm.LogCoshError(), normal_pairs((2,)),
+        exact=("count",)),
+      e("root_mean_squared_error", jm.RootMeanSquaredError(),
+        normal_pairs((2,)), weighted=True),
+      e("cosine_similarity", jm.CosineSimilarity(), normal_pairs((4,)),
+        exact=("count",)),
+      e("cosine_similarity_weighted", jm.CosineSimilarity(axis=1),
+        normal_pairs((3,)), weighted=True),
+      e("pearson_correlation", jm.PearsonCorrelation(), normal_pairs((5,)),
+        exact=("count",)),
+      e("concordance_correlation", jm.ConcordanceCorrelation(),
+        normal_pairs((5,)), weighted=True),
+      e("r2_score", jm.R2Score(num_outputs=2, num_regressors=1),
+        normal_pairs((2,)), exact=("sum_weight", "num_samples")),
+      e("r2_score_weighted", jm.R2Score(class_aggregation=None),
+        normal_pairs((1,)), weighted=True, exact=("num_samples",)),
+      # hinge
+      e("hinge", jm.Hinge(), binary((3,)), exact=("count",)),
+      e("squared_hinge", jm.SquaredHinge(), signed_labels((3,)), weighted=True),
+      e("categorical_hinge", jm.CategoricalHinge(), one_hot_scores(4),
+        exact=("count",)),
+      # confusion counts and ratios
+      e("true_positives", jm.TruePositives(), binary((2,)), exact=ALL),
+      e("false_positives", jm.FalsePositives(thresholds=[0.2, 0.5, 0.9]),
+        binary(), exact=ALL),
+      e("true_negatives", jm.TrueNegatives(), binary(), weighted=True),
+      e("false_negatives", jm.FalseNegatives(thresholds=[0.3, 0.6]), binary(),
+        exact=ALL),
+      e("precision", jm.Precision(), binary(), exact=ALL),
+      e("precision_top_k", jm.Precision(top_k=2, class_id=1),
+        multi_hot_scores(4), weighted=True),
+      e("recall", jm.Recall(thresholds=[0.25, 0.5, 0.75]), binary((3,)),
+        exact=ALL),
+      e("recall_top_k", jm.Recall(top_k=2), multi_hot_scores(4), exact=ALL),
+      e("precision_at_recall", jm.PrecisionAtRecall(0.6, num_thresholds=50),
+        binary(), exact=ALL),
+      e("recall_at_precision", jm.RecallAtPrecision(0.5, num_thresholds=50),
+        binary(), weighted=True),
+      e("sensitivity_at_specificity",
+        jm.SensitivityAtSpecificity(0.5, num_thresholds=50), binary(),
+        exact=ALL),
+      e("specificity_at_sensitivity",
+        jm.SpecificityAtSensitivity(0.5, num_thresholds=50, class_id=2),
+        multi_hot_scores(3), weighted=True),
+      # curves
+      e("auc", jm.AUC(), binary(), exact=ALL),
+      e("auc_pr_multi_label",
+        jm.AUC(curve="PR", multi_label=True, num_labels=3), binary((3,)),
+        weighted=True),
+      e("auc_logits_thresholds",
+        jm.AUC(from_logits=True, thresholds=[0.1, 0.4, 0.5, 0.8],
+               summation_method="minoring"), binary_logits((2,)), exact=ALL),
+      e("mean_average_precision",
+        jm.MeanAveragePrecision(num_labels=3, num_thresholds=101),
+        binary((3,)), exact=ALL),
+      # F-scores
+      e("f1_score", jm.F1Score(num_classes=4, threshold=0.5),
+        multi_hot_scores(4), exact=ALL),
+      e("f1_score_argmax", jm.F1Score(average="macro", num_classes=4),
+        one_hot_scores(4, label_dtype=np.int32), weighted=True),
+      e("fbeta_score", jm.FBetaScore(average="micro", beta=2.0, threshold=0.4),
+        multi_hot_scores(3), exact=ALL),
+      e("fbeta_score_weighted",
+        jm.FBetaScore(average="weighted", beta=0.5, num_classes=3),
+        one_hot_scores(3), weighted=True),
+      e("weighted_precision", jm.WeightedPrecision(class_weights=(0.2, 0.3, 0.5)),
+        sparse_scores(3), exact=ALL),
+      e("weighted_precision_weighted",
+        jm.WeightedPrecision(class_weights=(1.0, 2.0)), sparse_scores(2),
+        weighted=True),
+  ]
+  entries += _segmentation_entries()
+  entries += _composition_entries()
+  return entries
+
+
+def _segmentation_entries() -> list[Entry]:
+  """IoU family and Dice, once ``jmetrics`` exports them."""
+  e = Entry
+  candidates = {
+      "ConfusionMatrix": lambda cls: [
+          e("confusion_matrix", cls(num_classes=3), segmentation(3), exact=ALL),
+          e("confusion_matrix_weighted", cls(num_classes=3, normalize="true"),
+            segmentation(3), weighted=True, weight_axes=3)],
+      "IoU": lambda cls: [
+          e("iou", cls(num_classes=3, target_class_ids=[0, 2]),
+            segmentation(3), exact=ALL),
+          e("iou_weighted", cls(num_classes=3, target_class_ids=[1],
+                                dtype="float32"),
+            segmentation(3), weighted=True, weight_axes=3)],
+      "BinaryIoU": lambda cls: [
+          e("binary_iou", cls(threshold=0.4), binary_masks(), exact=ALL)],
+      "MeanIoU": lambda cls: [
+          e("mean_iou", cls(num_classes=4, ignore_class=0), segmentation(4),
+            exact=ALL),
+          e("mean_iou_weighted", cls(num_classes=3, dtype="float32"),
+            segmentation(3), weighted=True, weight_axes=3)],
+      "OneHotIoU": lambda cls: [
+          e("one_hot_iou", cls(num_classes=3, target_class_ids=[0, 1]),
+            one_hot_segmentation(3), exact=ALL)],
+      "OneHotMeanIoU": lambda cls: [
+          e("one_hot_mean_iou", cls(num_classes=3, dtype="float32"),
+            one_hot_segmentation(3), weighted=True, weight_axes=3)],
+      "Dice": lambda cls: [
+          e("dice_binary", cls(), binary_masks(), exact=("true_sum",)),
+          e("dice_soft", cls(num_classes=3, average="weighted"),
+            segmentation(3, pred="probs"), weighted=True),
+          e("dice_hard", cls(num_classes=3, average=None, sparse_y_pred=True),
+            segmentation(3), exact=ALL)],
+  }
+  entries = []
+  for name, make in candidates.items():
+    if hasattr(jm, name):
+      entries += make(getattr(jm, name))
+  return entries
+
+
+def _composition_entries() -> list[Entry]:
+  """`Collection`, `Routed`, `Max` and `Min`, once ``jmetrics`` exports them."""
+  e = Entry
+  entries = []
+  if hasattr(jm, "Collection"):
+    entries += [
+        e("collection", jm.Collection([jm.AUC(num_thresholds=50),
+                                       jm.BinaryAccuracy()]),
+          binary(), exact=("auc",)),
+        e("collection_weighted",
+          jm.Collection({"tp": jm.TruePositives(), "mse": jm.MeanSquaredError()}),
+          binary((2,)), weighted=True)]
+  if hasattr(jm, "Routed"):
+    route = getattr(jm, "route", None)
+    if route is None:
+      from jmetrics._src.collection import route  # pylint: disable=g-import-not-at-top
+    entries.append(e("routed", route(jm.Mean(name="loss"), values="loss"),
+                     values((2,)), weighted=True))
+  for name in ("Max", "Min"):
+    if hasattr(jm, name):
+      entries.append(e(name.lower(), getattr(jm, name)(), values((3,)),
+                       weighted=True, exact=("count",)))
+  return entries
+
+
+ENTRIES = _entries()
+
+
+def public_metric_classes() -> dict[str, type]:
+  """The classes the catalogue must cover: dataclass `jm.Metric`s in ``__all__``."""
+  classes = {}
+  for name in jm.__all__:
+    obj = getattr(jm, name)
+    if (inspect.isclass(obj) and issubclass(obj, jm.Metric)
+        and dataclasses.is_dataclass(obj)):
+      classes[name] = obj
+  return classes
+
+
+def missing_classes() -> list[str]:
+  covered = {type(entry.metric) for entry in ENTRIES}
+  return sorted(name for name, cls in public_metric_classes().items()
+                if cls not in covered)
