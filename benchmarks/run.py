@@ -55,7 +55,10 @@ def _device_bandwidth_gbs() -> float | None:
   return None
 
 
-def run(sizes, names, repeats, gpu):
+def run(sizes, names, repeats, gpu, budget_ms=2000.0):
+  """Times every workload; a library projected (linearly from its last size)
+  to take over ``budget_ms`` per update is skipped at larger sizes."""
+  last_ms = {}
   rows = []
   skipped = {}
   bandwidth = _device_bandwidth_gbs() if gpu else None
@@ -68,7 +71,7 @@ def run(sizes, names, repeats, gpu):
         continue
       inputs = workload.make_inputs(n, np.random.default_rng(0))
       device_inputs = [jax.device_put(x) for x in inputs]
-      floor = timing.median_ms(timing.read_floor(*device_inputs), repeats)
+      floor = timing.read_floor(*device_inputs, repeats=repeats)
       row = {"workload": workload.name, "N": f"2^{log2}", "floor": floor,
              "bytes": timing.input_bytes(*inputs)}
       builders = {"jmetrics": workload.jmetrics, **workload.peers}
@@ -76,9 +79,15 @@ def run(sizes, names, repeats, gpu):
         if library not in builders:
           skipped.setdefault(library, set()).add(f"{workload.name}: no such metric")
           continue
+        previous = last_ms.get((workload.name, library))
+        if previous is not None and previous[0] * n / previous[1] > budget_ms:
+          skipped.setdefault(library, set()).add(
+              f"{workload.name} from N=2^{log2}: projected over {budget_ms:.0f} ms")
+          continue
         try:
           update = builders[library](*inputs)
           row[library] = timing.median_ms(update, repeats)
+          last_ms[(workload.name, library)] = (row[library], n)
         except peers.Unavailable as e:
           skipped.setdefault(library, set()).add(str(e))
         except Exception as e:  # pylint: disable=broad-except  (a peer's failure is reported, not fatal)

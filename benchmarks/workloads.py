@@ -249,7 +249,7 @@ BINARY_DICE = Workload(
 
 
 def _torch_dice_21(y_true, y_pred):
-  import torchmetrics  # pylint: disable=g-import-not-at-top
+  import torchmetrics.segmentation  # pylint: disable=g-import-not-at-top
   return peers.torchmetrics_update(
       lambda: torchmetrics.segmentation.DiceScore(
           num_classes=21, input_format="index", aggregation_level="global"),
@@ -265,6 +265,64 @@ MULTICLASS_DICE = Workload(
     peers={"torchmetrics": _torch_dice_21},
 )
 
+# -- a 6-metric collection, as updated in a train step -------------------------
+
+_TRAIN_CLASSES = 100
+
+
+def _train_step_inputs(n, rng):
+  samples = max(n // _TRAIN_CLASSES, 8)
+  logits = rng.normal(size=(samples, _TRAIN_CLASSES)).astype(np.float32)
+  labels = rng.integers(0, _TRAIN_CLASSES, samples).astype(np.int32)
+  loss = rng.random(samples, dtype=np.float32)
+  return labels, logits, loss
+
+
+def _jmetrics_collection(labels, logits, loss):
+  collection = jm.Collection([
+      jm.route(jm.Mean(name="loss"), values="loss"),
+      jm.SparseCategoricalAccuracy(),
+      jm.SparseTopKCategoricalAccuracy(k=5),
+      jm.SparseCategoricalCrossentropy(from_logits=True),
+      jm.MeanIoU(num_classes=_TRAIN_CLASSES, sparse_y_pred=False),
+      jm.route(jm.Sum(name="loss_sum"), values="loss"),
+  ])
+  update = jax.jit(collection.update)
+  state = collection.init()
+  labels, logits, loss = map(jnp.asarray, (labels, logits, loss))
+  return lambda: update(state, y_true=labels, y_pred=logits, loss=loss)
+
+
+def _keras_collection(labels, logits, loss):
+  peers.require("keras")
+  import keras  # pylint: disable=g-import-not-at-top
+  metrics = [keras.metrics.Mean(), keras.metrics.Sum(),
+             keras.metrics.SparseCategoricalAccuracy(),
+             keras.metrics.SparseTopKCategoricalAccuracy(k=5),
+             keras.metrics.SparseCategoricalCrossentropy(from_logits=True),
+             keras.metrics.MeanIoU(num_classes=_TRAIN_CLASSES,
+                                   sparse_y_pred=False)]
+  variables = [[v.value for v in m.variables] for m in metrics]
+
+  @jax.jit
+  def update(variables, labels, logits, loss):
+    out = [m.stateless_update_state(v, loss)
+           for m, v in zip(metrics[:2], variables[:2])]
+    out += [m.stateless_update_state(v, labels, logits)
+            for m, v in zip(metrics[2:], variables[2:])]
+    return out
+
+  labels, logits, loss = map(jnp.asarray, (labels, logits, loss))
+  return lambda: update(variables, labels, logits, loss)
+
+
+TRAIN_STEP_COLLECTION = Workload(
+    name="6-metric collection (100 classes)",
+    make_inputs=_train_step_inputs,
+    jmetrics=_jmetrics_collection,
+    peers={"keras": _keras_collection},
+)
+
 WORKLOADS = [BINARY_AUC, MULTILABEL_AUC, PRECISION_TOP_K, TOP5_ACCURACY,
              _mean_iou_workload(21), _mean_iou_workload(150), BINARY_DICE,
-             MULTICLASS_DICE]
+             MULTICLASS_DICE, TRAIN_STEP_COLLECTION]
