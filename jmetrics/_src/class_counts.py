@@ -11,7 +11,10 @@ index is sent past the end of the table and the scatter drops it. (A plain
 ``jnp.bincount`` would clip negative labels into bin 0, silently counting
 them as class 0.)
 
-Unweighted tables are int32 (exact per batch); weighted ones float32.
+Unweighted tables are int32 (exact per batch); weighted ones float32. On CPU
+the count is the native multi-threaded kernel (`native`); elsewhere an XLA
+scatter-add. `bincount` is the same kernel for one-dimensional keys (per-class
+sums).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jmetrics._src import wide
+from jmetrics._src import native
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int, weights=None,
@@ -40,16 +43,55 @@ def confusion_matrix(y_true, y_pred, num_classes: int, weights=None,
   """
   y_true = jnp.asarray(y_true).astype(jnp.int32)
   y_pred = jnp.asarray(y_pred).astype(jnp.int32)
-  valid = ((y_true >= 0) & (y_true < num_classes)
-           & (y_pred >= 0) & (y_pred < num_classes))
   if mask is not None:
-    valid = valid & jnp.broadcast_to(mask, valid.shape)
-  cells = num_classes * num_classes
-  index = jnp.where(valid, y_true * num_classes + y_pred, cells)
-  if weights is None:
-    data = jnp.ones(index.shape, jnp.int32)
-  else:
-    data = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), index.shape)
-  table = jnp.zeros(cells, data.dtype).at[index.ravel()].add(data.ravel(),
-                                                              mode="drop")
+    # -1 is outside [0, C), so both paths drop the element.
+    y_true = jnp.where(jnp.broadcast_to(mask, y_true.shape), y_true, -1)
+  if weights is not None:
+    weights = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), y_true.shape)
+
+  def native_path(y_true, y_pred, weights):
+    return native.pair_histogram(y_true, y_pred, weights, num_classes)
+
+  def xla_path(y_true, y_pred, weights):
+    valid = ((y_true >= 0) & (y_true < num_classes)
+             & (y_pred >= 0) & (y_pred < num_classes))
+    return _scatter_add(jnp.where(valid, y_true * num_classes + y_pred, -1),
+                        weights, num_classes * num_classes)
+
+  table = native.on_cpu(native_path, xla_path, y_true, y_pred, weights)
   return table.reshape(num_classes, num_classes)
+
+
+def bincount(keys, weights, bins: int) -> jax.Array:
+  """Counts (or sums of weights) of integer ``keys`` in ``bins`` bins.
+
+  Args:
+    keys: integer keys, any shape; keys outside ``[0, bins)`` are dropped
+      (not clipped, unlike ``jnp.bincount``).
+    weights: ``None`` or weights broadcastable to ``keys``.
+    bins: the number of bins.
+
+  Returns:
+    int32 counts if ``weights`` is None, int32 sums of integer weights
+    (exact), else float32 sums of weights.
+  """
+  keys = jnp.asarray(keys).astype(jnp.int32)
+  if weights is not None:
+    weights = jnp.asarray(weights)
+    if jnp.issubdtype(weights.dtype, jnp.integer):
+      # Integer sums stay exact in XLA's int32 scatter; the native kernel sums
+      # floats.
+      return _scatter_add(keys, jnp.broadcast_to(weights.astype(jnp.int32),
+                                                 keys.shape), bins)
+    weights = jnp.broadcast_to(weights.astype(jnp.float32), keys.shape)
+  return native.on_cpu(lambda k, w: native.bincount(k, w, bins),
+                       lambda k, w: _scatter_add(k, w, bins), keys, weights)
+
+
+def _scatter_add(keys, weights, bins):
+  """XLA's scatter-add of ``weights`` (or ones) at ``keys``; out of range drops."""
+  data = jnp.ones(keys.shape, jnp.int32) if weights is None else weights
+  # Negative keys would wrap around in "drop" mode; send them past the end.
+  keys = jnp.where(keys < 0, bins, keys)
+  return jnp.zeros(bins, data.dtype).at[keys.ravel()].add(data.ravel(),
+                                                          mode="drop")

@@ -106,13 +106,6 @@ def _class_ids(x, num_classes):
   return x.astype(jnp.int32), (x >= 0) & (x < num_classes)
 
 
-def _scatter(index, values, num_classes):
-  """Sums ``values`` into ``num_classes`` bins; index ``num_classes`` drops."""
-  values = jnp.broadcast_to(values, index.shape)
-  return jnp.zeros(num_classes, values.dtype).at[index.ravel()].add(
-      values.ravel(), mode="drop")
-
-
 @base.metric_dataclass
 class Dice(base.Metric):
   """The Dice coefficient ``2 I / (T + P + epsilon)``, accumulated globally.
@@ -462,13 +455,13 @@ class Dice(base.Metric):
       p_at_label = jnp.squeeze(jnp.take_along_axis(
           p, expand(jnp.clip(labels, 0, c - 1)), axis, mode="clip"), axis)
       if exact:
-        true_sum = _scatter(index, jnp.ones((), jnp.int32), c)
-        inter = _scatter(index, p_at_label, c)
+        true_sum = class_counts.bincount(index, None, c)
+        inter = class_counts.bincount(index, p_at_label, c)
         pred_sum = jnp.sum(jnp.where(expand(valid), p, 0.0), axis=others)
       else:
         weight = jnp.where(valid, weight, 0.0)
-        true_sum = _scatter(index, weight, c)
-        inter = _scatter(index, weight * p_at_label, c)
+        true_sum = class_counts.bincount(index, weight, c)
+        inter = class_counts.bincount(index, weight * p_at_label, c)
         pred_sum = jnp.sum(expand(weight) * p, axis=others)
       return inter, true_sum, pred_sum
 
@@ -503,13 +496,13 @@ class Dice(base.Metric):
     t_at_pred = jnp.squeeze(jnp.take_along_axis(
         t, expand(jnp.clip(ids, 0, c - 1)), axis, mode="clip"), axis)
     if weight is None:
-      pred_sum = _scatter(index, jnp.ones((), jnp.int32), c)
-      inter = _scatter(index, t_at_pred, c)
+      pred_sum = class_counts.bincount(index, None, c)
+      inter = class_counts.bincount(index, t_at_pred, c)
       true_sum = jnp.sum(jnp.where(expand(valid), t, 0), axis=others)
     else:
       weight = jnp.where(valid, weight, 0.0)
-      pred_sum = _scatter(index, weight, c)
-      inter = _scatter(index, weight * t_at_pred, c)
+      pred_sum = class_counts.bincount(index, weight, c)
+      inter = class_counts.bincount(index, weight * t_at_pred, c)
       true_sum = jnp.sum(expand(weight) * t, axis=others)
     return inter, true_sum, pred_sum
 

@@ -46,6 +46,7 @@ import numpy as np
 
 from jmetrics._src import base
 from jmetrics._src import checks
+from jmetrics._src import class_counts
 from jmetrics._src import reduction
 from jmetrics._src import weighting
 from jmetrics._src import wide
@@ -493,9 +494,9 @@ class WeightedPrecision(base.Metric):
     # Labels compare as numbers: 2.0 is class 2, 2.5 and 7 are no class.
     correct = (labels == predicted).astype(jnp.int32)
     # One scatter-add of (predicted class, correct) pairs: O(N), no N x C.
-    key = (predicted * 2 + correct).ravel()
+    key = predicted * 2 + correct
     if sample_weight is None:
-      data = jnp.ones(key.shape, jnp.int32)
+      data = None
     else:
       weight = jnp.asarray(sample_weight, _F32)
       _, weight = weighting.squeeze_or_expand_to_same_rank(
@@ -504,9 +505,9 @@ class WeightedPrecision(base.Metric):
         # Leading alignment: (N,) weights weigh whole rows of (N, T) labels.
         weight = weight.reshape(weight.shape + (1,) * (labels.ndim - weight.ndim))
       checks.check_broadcast(self, "sample_weight", weight, labels.shape)
-      data = jnp.broadcast_to(weight, labels.shape).ravel()
-    hist = jnp.zeros(2 * self.num_classes, data.dtype).at[key].add(
-        data, mode="promise_in_bounds").reshape(self.num_classes, 2)
+      data = jnp.broadcast_to(weight, labels.shape)
+    hist = class_counts.bincount(key, data, 2 * self.num_classes).reshape(
+        self.num_classes, 2)
     tp, predicted_total = hist[:, 1], hist[:, 0] + hist[:, 1]
     add = wide.wide_add_int if sample_weight is None else wide.wide_add
     return WeightedPrecisionState(add(state.true_positives, tp),

@@ -1,0 +1,341 @@
+"""Native multi-threaded histogram kernels for XLA:CPU, behind `jax.ffi`.
+
+XLA:CPU runs a scatter-add on one thread, one element at a time, so every
+histogram metric (threshold counts, confusion matrices, per-class sums) costs
+several reads of its inputs there. The kernels in ``native/*.cc`` read
+the inputs once, share the work with XLA's intra-op thread pool, and count into
+small private tables (see that file).
+
+They are compiled on first use with the machine's C++ compiler against the
+XLA FFI headers that ship with jaxlib, and cached (``$JMETRICS_CACHE_DIR``, by
+default ``~/.cache/jmetrics``), keyed by the source, the jax version, the
+compiler and the CPU. Where that is impossible (no compiler, a read-only
+cache) a warning says so once and every metric takes its pure-XLA path, which
+gives the same counts. ``JMETRICS_NATIVE=0`` turns the kernels off.
+
+Callers pass both paths to `on_cpu`: the kernels run on CPU devices; GPU and
+TPU lowerings keep the XLA path (a scatter there is already parallel).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import math
+import os
+import pathlib
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+
+import jax
+from jax.experimental import custom_partitioning
+import jax.numpy as jnp
+import numpy as np
+
+_NATIVE_DIR = pathlib.Path(__file__).with_name("native")
+_SOURCES = tuple(sorted(_NATIVE_DIR.glob("*.cc")))
+# Every handler the sources define is registered under its own name.
+_HANDLER = re.compile(rb"XLA_FFI_DEFINE_HANDLER_SYMBOL\(\s*(\w+)")
+# -fno-trapping-math lets the compiler vectorise float-to-int conversions;
+# -ffp-contract=off keeps Keras' float32 product (no fused multiply-add).
+_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", "-w",
+          "-fno-trapping-math", "-ffp-contract=off")
+_CPU_FLAGS = (("-march=native",), ())  # tried in order
+
+_lock = threading.Lock()
+_library = None  # the loaded ctypes library, kept alive once registered
+
+
+def _cpu_identity() -> str:
+  """What -march=native compiles for: the CPU model and its feature flags."""
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      lines = [l for l in f if l.startswith(("model name", "flags", "Features"))]
+    return "".join(sorted(set(lines)))
+  except OSError:
+    return platform.processor() + platform.machine()
+
+
+def _cache_dir() -> pathlib.Path:
+  if os.environ.get("JMETRICS_CACHE_DIR"):
+    return pathlib.Path(os.environ["JMETRICS_CACHE_DIR"])
+  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+      os.path.expanduser("~"), ".cache")
+  return pathlib.Path(base) / "jmetrics"
+
+
+def _build() -> pathlib.Path:
+  """Compiles the kernels once per (source, jax, compiler, CPU); returns the .so."""
+  compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+  if not compiler:
+    raise OSError("no C++ compiler found (set CXX)")
+  source = b"\0".join(path.read_bytes()
+                      for path in sorted(_NATIVE_DIR.glob("*.[ch]*")))
+  include = jax.ffi.include_dir()
+  key = hashlib.sha256(b"\0".join([
+      source, jax.__version__.encode(), include.encode(), compiler.encode(),
+      " ".join(_FLAGS).encode(), _cpu_identity().encode()])).hexdigest()[:16]
+  cache = _cache_dir()
+  target = cache / f"histograms-{key}.so"
+  if target.exists():
+    return target
+  cache.mkdir(parents=True, exist_ok=True)
+  errors = []
+  for cpu_flags in _CPU_FLAGS:
+    # A private temporary name, then an atomic rename: concurrent processes
+    # (pytest-xdist workers) may build at once.
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
+    os.close(fd)
+    cmd = [compiler, *_FLAGS, *cpu_flags, "-I", include,
+           *map(str, _SOURCES), "-o", tmp]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          check=False)
+    if done.returncode == 0:
+      os.replace(tmp, target)
+      return target
+    os.unlink(tmp)
+    errors.append(done.stderr.strip()[-2000:])
+  raise OSError("compiling the native kernels failed:\n" + "\n".join(errors))
+
+
+def _targets() -> list[str]:
+  return [name.decode() for path in _SOURCES
+          for name in _HANDLER.findall(path.read_bytes())]
+
+
+def available() -> bool:
+  """Whether the native CPU kernels are built and registered (builds once)."""
+  return _load()
+
+
+@functools.cache
+def _load() -> bool:
+  global _library
+  if os.environ.get("JMETRICS_NATIVE", "1") == "0":
+    return False
+  with _lock:
+    try:
+      library = ctypes.cdll.LoadLibrary(str(_build()))
+      for name in _targets():
+        jax.ffi.register_ffi_target(
+            name, jax.ffi.pycapsule(getattr(library, name)), platform="cpu")
+    except (OSError, subprocess.SubprocessError, AttributeError) as error:
+      warnings.warn(
+          f"jmetrics: the native CPU histogram kernels are unavailable "
+          f"({error}); histogram metrics use their XLA path, which is slower "
+          f"on CPU. Set JMETRICS_NATIVE=0 to silence this.", RuntimeWarning,
+          stacklevel=3)
+      return False
+    _library = library
+  return True
+
+
+def on_cpu(native_path, xla_path, *args, per_row: bool = False):
+  """``native_path(*args)`` on CPU when the kernels are available, else XLA's.
+
+  Both paths must give the same result: a sum over the leading axis of
+  ``args`` (a histogram), or with ``per_row`` one result per row of that
+  axis. The choice is made per lowering platform, so a GPU or TPU
+  computation keeps ``xla_path``. The native path partitions like XLA's
+  (see `_partitioned`): a batch sharded on its leading axis costs one
+  all-reduce of a histogram, and nothing for per-row results, never a gather
+  of the inputs.
+  """
+  if not available():
+    return xla_path(*args)
+  leaves, treedef = jax.tree.flatten(args)
+  varying = frozenset().union(*map(_varying_axes, leaves))
+  # The partitioned call takes no closed-over constants (such as a list of
+  # thresholds): they become trailing operands, replicated.
+  traced = jax.make_jaxpr(lambda *leaves: native_path(*treedef.unflatten(leaves)),
+                          return_shape=True)
+  closed, result_shape = traced(*leaves)
+  consts, result_tree = list(closed.consts), jax.tree.structure(result_shape)
+
+  def on_operands(*operands):
+    outs = jax.core.eval_jaxpr(closed.jaxpr, operands[len(leaves):],
+                               *operands[:len(leaves)])
+    return result_tree.unflatten(outs)
+
+  def on_shards(*shards):
+    # Traced anew at the shard shapes, which the reshapes inside depend on.
+    return native_path(*treedef.unflatten(shards[:len(leaves)]))
+
+  operands = (*leaves, *consts)
+  sharded = _batched(_partitioned(on_operands, on_shards, operands,
+                                  len(leaves), per_row), on_operands)
+
+  def native_varying(*operands):
+    # Inside shard_map a foreign call's result is typed as replicated; it
+    # varies over the manual axes its inputs vary over, as XLA's path does.
+    def cast(x):
+      missing = tuple(sorted(varying - _varying_axes(x)))
+      return jax.lax.pcast(x, missing, to="varying") if missing else x
+    return jax.tree.map(cast, sharded(*operands))
+
+  def xla_operands(*operands):
+    return xla_path(*treedef.unflatten(operands[:len(leaves)]))
+
+  return jax.lax.platform_dependent(*operands, cpu=native_varying,
+                                    default=xla_operands)
+
+
+def _partitioned(histogram, on_shards, leaves, num_batched, per_row):
+  """``histogram`` with an SPMD rule: shards of the leading axis count apart.
+
+  Under ``jit`` with a batch sharded on its leading axis, every device
+  histograms its own rows and one ``psum`` of the result combines them, as
+  the partitioner does for XLA's scatter (``per_row``: each device keeps its
+  rows of the result, sharded as the inputs). Any other layout (the leading
+  axis unsharded, or not divisible by its shards) is replicated first, and
+  so are the leaves from ``num_batched`` on.
+  """
+  fn = custom_partitioning.custom_partitioning(histogram)
+  first = leaves[0].shape
+
+  def batch_axes(mesh, arg_shapes):
+    spec = arg_shapes[0].sharding.spec if first else ()
+    # Only the batch axis may stay sharded.
+    lead = spec[0] if len(spec) else None
+    axes = () if lead is None else (lead if isinstance(lead, tuple) else (lead,))
+    shards = math.prod(mesh.shape[a] for a in axes)
+    return axes if axes and first[0] % shards == 0 else ()
+
+  def partition(mesh, arg_shapes, result_shape):
+    del result_shape
+    axes = batch_axes(mesh, arg_shapes)
+    rows = jax.sharding.PartitionSpec(axes or None)
+    arg_shardings = tuple(
+        jax.sharding.NamedSharding(
+            mesh, rows if i < num_batched and _leads(arg, first)
+            else jax.sharding.PartitionSpec())
+        for i, arg in enumerate(arg_shapes))
+
+    def lower(*shards):
+      out = on_shards(*shards)
+      return jax.lax.psum(out, axes) if axes and not per_row else out
+
+    return mesh, lower, infer(mesh, arg_shapes, None), arg_shardings
+
+  def infer(mesh, arg_shapes, result_shape):
+    del result_shape
+    axes = batch_axes(mesh, arg_shapes) if per_row else ()
+    return jax.sharding.NamedSharding(
+        mesh, jax.sharding.PartitionSpec(axes or None))
+
+  # Leaves that start with the batch axis share its factor; every other
+  # dimension is a factor of its own.
+  names = iter(f"f{i}" for i in range(10**6))
+  batch = next(names)
+
+  def factors(shape, leads):
+    return " ".join([batch] * leads + [next(names) for _ in shape[leads:]])
+
+  result = jax.eval_shape(histogram, *leaves)
+  rule = (", ".join(factors(leaf.shape, i < num_batched and _leads(leaf, first))
+                    for i, leaf in enumerate(leaves))
+          + " -> " + factors(result.shape, per_row))
+  fn.def_partition(partition=partition, infer_sharding_from_operands=infer,
+                   sharding_rule=rule)
+  return fn
+
+
+def _leads(leaf, first) -> bool:
+  """Whether ``leaf`` starts with the batch axis (that of the first leaf)."""
+  return bool(first) and len(leaf.shape) > 0 and leaf.shape[0] == first[0]
+
+
+def _batched(fn, unbatched):
+  """``fn`` under ``vmap``: one ``unbatched`` histogram per batch row."""
+  fn = jax.custom_batching.custom_vmap(fn)
+
+  @fn.def_vmap
+  def rule(axis_size, in_batched, *leaves):
+    leaves = [x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
+              for x, batched in zip(leaves, in_batched)]
+    return jax.lax.map(lambda xs: unbatched(*xs), leaves), True
+
+  return fn
+
+
+def _varying_axes(x) -> frozenset:
+  """The shard_map axes over which ``x`` varies (empty outside shard_map)."""
+  aval = jax.typeof(x)
+  axis_type = getattr(aval, "manual_axis_type", None)
+  if axis_type is not None:
+    return frozenset(axis_type.varying)
+  return frozenset(getattr(aval, "vma", ()))
+
+
+def _no_weights():
+  return jnp.zeros((0,), jnp.float32)
+
+
+def _call(target, bins, weighted, *args, **attrs):
+  out = jax.ShapeDtypeStruct((bins,), jnp.float32 if weighted else jnp.int32)
+  attrs = {k: np.int64(v) for k, v in attrs.items()}
+  return jax.ffi.ffi_call(target, out, vmap_method="sequential")(*args, **attrs)
+
+
+# Label dtypes the threshold kernel reads as they are; others are compared
+# with zero in XLA first.
+_LABEL_DTYPES = (np.dtype(bool), np.dtype(np.uint8), np.dtype(np.int8),
+                 np.dtype(np.int32), np.dtype(np.uint32), np.dtype(np.float32))
+
+EVENLY, EVENLY_WITH_EPSILON, SORTED = 0, 1, 2  # threshold kernel modes
+
+
+def threshold_histogram(scores, labels, weights, *, mode: int,
+                        num_thresholds: int, num_labels: int,
+                        sorted_thresholds=None) -> jax.Array:
+  """Flat counts of ``(label index, bucket, positive)`` keys.
+
+  Args:
+    scores: float32 scores; the last axis holds ``num_labels`` labels.
+    labels: truth of the same size (nonzero is positive).
+    weights: ``None`` or float32 weights of the same size.
+    mode: `EVENLY`, `EVENLY_WITH_EPSILON` or `SORTED` (see the kernel).
+    num_thresholds: T.
+    num_labels: 1 to pool every element, else the size of the last axis.
+    sorted_thresholds: the ascending thresholds, for `SORTED`.
+
+  Returns:
+    ``num_labels * (T + 1) * 2`` counts, int32, or float32 sums of weights.
+  """
+  if np.dtype(labels.dtype) not in _LABEL_DTYPES:
+    labels = labels != 0
+  if sorted_thresholds is None:
+    sorted_thresholds = jnp.zeros((0,), jnp.float32)
+  return _call(
+      "JmetricsThresholdHistogram", num_labels * (num_thresholds + 1) * 2,
+      weights is not None, scores.astype(jnp.float32).ravel(), labels.ravel(),
+      _no_weights() if weights is None else weights.astype(jnp.float32).ravel(),
+      sorted_thresholds, mode=mode, num_thresholds=num_thresholds,
+      num_labels=num_labels)
+
+
+def pair_histogram(y_true, y_pred, weights, num_classes: int) -> jax.Array:
+  """Flat ``C * C`` counts of ``y_true * C + y_pred`` (int32 ids); pairs with
+  an id outside ``[0, C)`` are dropped."""
+  return _call(
+      "JmetricsPairHistogram", num_classes * num_classes, weights is not None,
+      y_true.astype(jnp.int32).ravel(), y_pred.astype(jnp.int32).ravel(),
+      _no_weights() if weights is None else weights.astype(jnp.float32).ravel(),
+      num_classes=num_classes)
+
+
+def bincount(keys, weights, bins: int) -> jax.Array:
+  """``bins`` counts of int32 ``keys``; keys outside ``[0, bins)`` dropped."""
+  return _call(
+      "JmetricsBincount", bins, weights is not None,
+      keys.astype(jnp.int32).ravel(),
+      _no_weights() if weights is None else weights.astype(jnp.float32).ravel())
+
+
+# -- top-k kernels (native/ranking.cc) ---------------------------------------

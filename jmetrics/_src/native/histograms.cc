@@ -1,0 +1,150 @@
+// Histogram kernels for XLA:CPU, called through jax.ffi: threshold counts,
+// confusion matrices and bincounts.
+//
+// XLA:CPU lowers a scatter-add to a single thread that also recomputes each
+// element's key on the way, which makes every histogram metric cost several
+// times a read of its inputs. These kernels read the inputs once, in parallel
+// (see parallel.h). They reproduce the pure-XLA path in jmetrics/_src exactly
+// on unweighted counts.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "parallel.h"
+
+namespace {
+
+using namespace jmetrics_native;  // NOLINT
+
+// Threshold counts. Each score's bucket is how many thresholds it exceeds;
+// key = (label_index * (T + 1) + bucket) * 2 + positive, with label_index the
+// position on the last axis (of size num_labels) for multi-label counts.
+//   mode 0: evenly spaced grid, bucket = ceil(clip(p, 0, 1) * (T - 1)) in
+//           float32 as Keras computes it, NaN -> 1;
+//   mode 1: the same with AUC's outer thresholds -eps and 1 + eps: bucket at
+//           least 1, NaN -> 1;
+//   mode 2: `sorted_thresholds`, bucket = number of thresholds strictly
+//           below p (Keras' p > t), NaN -> 0.
+ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
+                              ffi::AnyBuffer labels, ffi::Buffer<ffi::F32> weights,
+                              ffi::Buffer<ffi::F32> sorted_thresholds,
+                              ffi::Result<ffi::AnyBuffer> out, int64_t mode,
+                              int64_t num_thresholds, int64_t num_labels) {
+  const int64_t n = scores.element_count();
+  const int64_t t = num_thresholds;
+  if (static_cast<int64_t>(labels.element_count()) != n || num_labels < 1 ||
+      n % num_labels != 0 || mode < 0 || mode > 2 ||
+      (mode == 2 && static_cast<int64_t>(sorted_thresholds.element_count()) != t) ||
+      static_cast<int64_t>(out->element_count()) != num_labels * (t + 1) * 2)
+    return ffi::Error::InvalidArgument("threshold histogram: shapes disagree");
+  const float* p = scores.typed_data();
+  const float* th = sorted_thresholds.typed_data();
+  const float scale = static_cast<float>(t - 1);
+  const int32_t lowest = mode == 1 ? 1 : 0;
+  return WithLabels(labels, [&](const auto* y) {
+    auto make_keys = [&](int64_t begin, int64_t end, int32_t* keys) {
+      if (mode == 2) {
+        for (int64_t i = begin; i < end; ++i) {
+          const float s = p[i];
+          keys[i - begin] = std::isnan(s) ? 0 : std::lower_bound(th, th + t, s) - th;
+        }
+      } else {
+        for (int64_t i = begin; i < end; ++i) {
+          const float s = p[i];
+          const float up = std::ceil(std::min(std::max(s, 0.0f), 1.0f) * scale);
+          const int32_t k = std::max(static_cast<int32_t>(up), lowest);
+          keys[i - begin] = s != s ? 1 : k;
+        }
+      }
+      // Chunks and blocks start at a row, so element j of the block has label
+      // index j % L.
+      const int64_t count = end - begin;
+      const int32_t label_stride = int32_t(t + 1);
+      if (num_labels == 1) {
+        for (int64_t j = 0; j < count; ++j)
+          keys[j] = (keys[j] << 1) | int32_t(y[begin + j] != 0);
+      } else {
+        for (int64_t row = 0; row < count; row += num_labels) {
+          int32_t* row_keys = keys + row;
+          const auto* row_y = y + begin + row;
+          for (int64_t l = 0; l < num_labels; ++l)
+            row_keys[l] = ((int32_t(l) * label_stride + row_keys[l]) << 1) |
+                          int32_t(row_y[l] != 0);
+        }
+      }
+    };
+    return Histogram(pool, n, num_labels, weights, out, make_keys);
+  });
+}
+
+// Confusion matrix: key = true * C + pred; pairs with an id outside [0, C)
+// are dropped.
+ffi::Error PairHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::S32> y_true,
+                         ffi::Buffer<ffi::S32> y_pred, ffi::Buffer<ffi::F32> weights,
+                         ffi::Result<ffi::AnyBuffer> out, int64_t num_classes) {
+  const int64_t n = y_true.element_count();
+  const int32_t c = static_cast<int32_t>(num_classes);
+  if (static_cast<int64_t>(y_pred.element_count()) != n || num_classes < 1 ||
+      static_cast<int64_t>(out->element_count()) != num_classes * num_classes)
+    return ffi::Error::InvalidArgument("pair histogram: shapes disagree");
+  const int32_t* a = y_true.typed_data();
+  const int32_t* b = y_pred.typed_data();
+  const int32_t spare = c * c;
+  auto make_keys = [&](int64_t begin, int64_t end, int32_t* keys) {
+    for (int64_t i = begin; i < end; ++i) {
+      const uint32_t t = static_cast<uint32_t>(a[i]);
+      const uint32_t q = static_cast<uint32_t>(b[i]);
+      const bool valid = (t < uint32_t(c)) & (q < uint32_t(c));
+      keys[i - begin] = valid ? int32_t(t) * c + int32_t(q) : spare;
+    }
+  };
+  return Histogram(pool, n, 1, weights, out, make_keys);
+}
+
+// A weighted bincount: keys outside [0, bins) are dropped.
+ffi::Error Bincount(ffi::ThreadPool pool, ffi::Buffer<ffi::S32> keys_in,
+                    ffi::Buffer<ffi::F32> weights, ffi::Result<ffi::AnyBuffer> out) {
+  const int64_t n = keys_in.element_count();
+  const int32_t* k = keys_in.typed_data();
+  const uint32_t bins = static_cast<uint32_t>(out->element_count());
+  auto make_keys = [&](int64_t begin, int64_t end, int32_t* keys) {
+    for (int64_t i = begin; i < end; ++i) {
+      keys[i - begin] = static_cast<uint32_t>(k[i]) < bins ? k[i] : int32_t(bins);
+    }
+  };
+  return Histogram(pool, n, 1, weights, out, make_keys);
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    JmetricsThresholdHistogram, ThresholdHistogram,
+    ffi::Ffi::Bind()
+        .Ctx<ffi::ThreadPool>()
+        .Arg<ffi::Buffer<ffi::F32>>()  // scores
+        .Arg<ffi::AnyBuffer>()         // labels
+        .Arg<ffi::Buffer<ffi::F32>>()  // weights
+        .Arg<ffi::Buffer<ffi::F32>>()  // sorted thresholds (mode 2)
+        .Ret<ffi::AnyBuffer>()
+        .Attr<int64_t>("mode")
+        .Attr<int64_t>("num_thresholds")
+        .Attr<int64_t>("num_labels"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    JmetricsPairHistogram, PairHistogram,
+    ffi::Ffi::Bind()
+        .Ctx<ffi::ThreadPool>()
+        .Arg<ffi::Buffer<ffi::S32>>()  // y_true
+        .Arg<ffi::Buffer<ffi::S32>>()  // y_pred
+        .Arg<ffi::Buffer<ffi::F32>>()  // weights
+        .Ret<ffi::AnyBuffer>()
+        .Attr<int64_t>("num_classes"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    JmetricsBincount, Bincount,
+    ffi::Ffi::Bind()
+        .Ctx<ffi::ThreadPool>()
+        .Arg<ffi::Buffer<ffi::S32>>()  // keys
+        .Arg<ffi::Buffer<ffi::F32>>()  // weights
+        .Ret<ffi::AnyBuffer>());

@@ -1,0 +1,165 @@
+// The shared machinery of the native kernels: a parallel histogram over the
+// caller thread and XLA's intra-op thread pool, and label-dtype dispatch.
+//
+// Each chunk of the input is processed in blocks: a vectorised pass computes
+// the block's keys into a small buffer, then a scatter adds them into the
+// worker's private table (a few interleaved copies, so that runs of equal keys
+// do not serialise on one counter). The private tables are summed into the
+// output at the end.
+//
+//   * An int32 output counts elements (`weights` is then empty); a float32
+//     output sums one float32 weight per element, accumulated in double.
+//   * Elements with no valid key are dropped (they go to a spare bin).
+
+#ifndef JMETRICS_NATIVE_PARALLEL_H_
+#define JMETRICS_NATIVE_PARALLEL_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace jmetrics_native {
+
+namespace ffi = xla::ffi;
+
+// Elements per chunk (the unit of work shared between threads) and per block
+// (the unit of the key buffer, which stays in L1).
+constexpr int64_t kChunkElements = 1 << 16;
+constexpr int64_t kBlockElements = 1 << 10;
+// Interleaved private copies of tables up to kMaxCopiedBins; larger tables
+// are rarely hit by runs of one key and would spill out of L1 when copied.
+constexpr int64_t kCopies = 4;
+constexpr int64_t kMaxCopiedBins = 1 << 12;
+
+struct Shared {
+  std::atomic<int64_t> next_chunk{0};
+  std::mutex mu;
+  std::condition_variable finished;
+  int64_t done_chunks = 0;
+};
+
+// Sums `weight_of(i)` into bin `keys[i - begin]` for i in [begin, end).
+template <typename Acc, typename WeightOf>
+inline void Scatter(const int32_t* keys, int64_t begin, int64_t end, Acc* table,
+                    int64_t stride, int64_t copies, const WeightOf& weight_of) {
+  const int64_t count = end - begin;
+  int64_t j = 0;
+  if (copies == kCopies) {
+    for (; j + kCopies <= count; j += kCopies) {
+      table[keys[j]] += weight_of(begin + j);
+      table[stride + keys[j + 1]] += weight_of(begin + j + 1);
+      table[2 * stride + keys[j + 2]] += weight_of(begin + j + 2);
+      table[3 * stride + keys[j + 3]] += weight_of(begin + j + 3);
+    }
+  }
+  for (; j < count; ++j) table[keys[j]] += weight_of(begin + j);
+}
+
+// Histograms `bins` keys over [0, n): `make_keys(begin, end, keys)` writes the
+// key of each element (or `bins` to drop it); chunk and block boundaries are
+// multiples of `align`. Work is shared by the caller and pool threads.
+//
+// A pool task that starts after every chunk was claimed returns without
+// touching anything but `shared` (which it co-owns) and its own copies of the
+// sizes, so the caller waits only for chunks that were claimed, never for
+// tasks that have not started.
+template <typename Acc, typename Out, typename MakeKeys, typename WeightOf>
+void ParallelHistogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
+                       int64_t bins, Out* out, const MakeKeys& make_keys,
+                       const WeightOf& weight_of) {
+  const int64_t block = std::max<int64_t>(align, kBlockElements / align * align);
+  const int64_t chunk = std::max<int64_t>(block, kChunkElements / block * block);
+  const int64_t chunks = std::max<int64_t>(1, (n + chunk - 1) / chunk);
+  const int64_t stride = bins + 1;  // the spare bin takes dropped elements
+  const int64_t copies = bins <= kMaxCopiedBins ? kCopies : 1;
+  std::vector<Acc> total(bins, Acc(0));
+  auto shared = std::make_shared<Shared>();
+
+  // Sizes are captured by value: a late task reads them after the caller has
+  // returned. The references are used only for claimed chunks.
+  auto work = [shared, n, block, chunk, chunks, stride, copies, bins, &total,
+               &make_keys, &weight_of]() {
+    int64_t claimed = 0;
+    std::vector<Acc> table;
+    std::vector<int32_t> keys(block);
+    for (int64_t c = shared->next_chunk.fetch_add(1); c < chunks;
+         c = shared->next_chunk.fetch_add(1)) {
+      if (table.empty()) table.assign(stride * copies, Acc(0));
+      const int64_t chunk_end = std::min(n, (c + 1) * chunk);
+      for (int64_t begin = c * chunk; begin < chunk_end; begin += block) {
+        const int64_t end = std::min(chunk_end, begin + block);
+        make_keys(begin, end, keys.data());
+        Scatter(keys.data(), begin, end, table.data(), stride, copies, weight_of);
+      }
+      ++claimed;
+    }
+    if (claimed == 0) return;
+    std::lock_guard<std::mutex> lock(shared->mu);
+    for (int64_t k = 0; k < copies; ++k) {
+      const Acc* part = table.data() + k * stride;
+      for (int64_t b = 0; b < bins; ++b) total[b] += part[b];
+    }
+    shared->done_chunks += claimed;
+    if (shared->done_chunks == chunks) shared->finished.notify_all();
+  };
+
+  const int64_t helpers =
+      std::min<int64_t>(std::max<int64_t>(pool.num_threads(), 1), chunks) - 1;
+  for (int64_t h = 0; h < helpers; ++h) {
+    pool.Schedule([work] { work(); });
+  }
+  work();
+  {
+    std::unique_lock<std::mutex> lock(shared->mu);
+    shared->finished.wait(lock, [&] { return shared->done_chunks == chunks; });
+  }
+  for (int64_t b = 0; b < bins; ++b) out[b] = static_cast<Out>(total[b]);
+}
+
+// Unweighted (int32 counts) or weighted (float32 sums accumulated in double),
+// as the output dtype says.
+template <typename MakeKeys>
+ffi::Error Histogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
+                     const ffi::Buffer<ffi::F32>& weights,
+                     ffi::Result<ffi::AnyBuffer>& out, const MakeKeys& make_keys) {
+  const int64_t bins = out->element_count();
+  if (out->element_type() == ffi::DataType::S32) {
+    ParallelHistogram<int32_t>(pool, n, align, bins, out->typed_data<int32_t>(),
+                               make_keys, [](int64_t) { return int32_t{1}; });
+    return ffi::Error::Success();
+  }
+  if (out->element_type() != ffi::DataType::F32)
+    return ffi::Error::InvalidArgument("histograms are int32 or float32");
+  if (static_cast<int64_t>(weights.element_count()) != n)
+    return ffi::Error::InvalidArgument("weights do not match the inputs");
+  const float* w = weights.typed_data();
+  ParallelHistogram<double>(pool, n, align, bins, out->typed_data<float>(),
+                            make_keys, [w](int64_t i) { return double(w[i]); });
+  return ffi::Error::Success();
+}
+
+// Calls fn(typed pointer) for the label dtypes read directly.
+template <typename Fn>
+ffi::Error WithLabels(const ffi::AnyBuffer& labels, Fn&& fn) {
+  switch (labels.element_type()) {
+    case ffi::DataType::PRED: return fn(labels.reinterpret_data<uint8_t>());
+    case ffi::DataType::U8: return fn(labels.typed_data<uint8_t>());
+    case ffi::DataType::S8: return fn(labels.typed_data<int8_t>());
+    case ffi::DataType::S32: return fn(labels.typed_data<int32_t>());
+    case ffi::DataType::U32: return fn(labels.typed_data<uint32_t>());
+    case ffi::DataType::F32: return fn(labels.typed_data<float>());
+    default: return ffi::Error::InvalidArgument("unsupported label dtype");
+  }
+}
+
+}  // namespace jmetrics_native
+
+#endif  // JMETRICS_NATIVE_PARALLEL_H_

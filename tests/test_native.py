@@ -1,0 +1,220 @@
+"""The native CPU histogram kernels against NumPy references, and the fallback.
+
+Every metric test already runs on the kernels (they are the default on CPU);
+these tests pin the kernels' own contract on inputs the metric tests do not
+reach (several chunks, skewed keys, every label dtype, ids far out of range),
+and run the histogram metrics' oracle tests once more with the kernels off.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+from sklearn import metrics as sk_metrics
+
+from jmetrics._src import native
+
+# More than one 2**16-element chunk, and not a multiple of the block size.
+SIZES = (0, 1, 1000, 3 * 2**16 + 17)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_kernels_build_where_a_compiler_exists():
+  if not (os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")):
+    pytest.fail("no C++ compiler on this machine: the native kernels cannot "
+                "be built and every histogram metric runs its slower XLA path")
+  assert native.available()
+
+
+def _threshold_reference(scores, labels, weights, mode, thresholds, num_labels):
+  """Counts of (label index, bucket, positive) from the kernel's definition."""
+  scores = np.asarray(scores, np.float32).reshape(-1)
+  t = len(thresholds)
+  with np.errstate(invalid="ignore"):
+    if mode == native.SORTED:
+      bucket = (scores[:, None] > np.asarray(thresholds, np.float32)).sum(1)
+    else:
+      # Keras' evenly spaced bucket: ceil(clip(p, 0, 1) * (T - 1)) in float32.
+      scaled = np.clip(scores, 0, 1) * np.float32(t - 1)
+      bucket = np.ceil(np.nan_to_num(scaled)).astype(np.int64)
+      bucket = np.where(np.isnan(scores), 1, bucket)
+      if mode == native.EVENLY_WITH_EPSILON:
+        bucket = np.maximum(bucket, 1)
+  label_index = np.arange(scores.size) % num_labels
+  positive = np.asarray(labels).reshape(-1).astype(np.float32) != 0
+  key = (label_index * (t + 1) + bucket) * 2 + positive
+  out = np.zeros(num_labels * (t + 1) * 2, np.float64)
+  np.add.at(out, key, 1.0 if weights is None else np.asarray(weights).reshape(-1))
+  return out
+
+
+def _scores(rng, n):
+  scores = rng.random(n, dtype=np.float32)
+  # Values Keras treats specially: outside [0, 1], exact grid points, NaN.
+  special = np.array([-0.5, 0.0, 0.5, 1.0, 1.5, np.inf, -np.inf, np.nan],
+                     np.float32)
+  scores[: min(n, special.size)] = special[: min(n, special.size)]
+  return scores
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("mode", [native.EVENLY, native.EVENLY_WITH_EPSILON,
+                                  native.SORTED])
+@pytest.mark.parametrize("num_labels", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_threshold_histogram_matches_definition(jit, n, mode, num_labels, weighted):
+  native.available()
+  rng = np.random.default_rng(n + 7 * mode + num_labels)
+  n = n - n % num_labels
+  scores = _scores(rng, n)
+  labels = (rng.random(n) < 0.4).astype(np.float32)
+  weights = rng.random(n, dtype=np.float32) if weighted else None
+  if mode == native.SORTED:
+    thresholds = [0.05, 0.3, 0.3, 0.9]  # ascending, with a tie
+  else:
+    thresholds = list(np.linspace(0, 1, 5))  # the grid the bucket assumes
+
+  def run(scores, labels, weights):
+    return native.threshold_histogram(
+        scores.reshape(-1, num_labels), labels.reshape(-1, num_labels), weights,
+        mode=mode, num_thresholds=len(thresholds), num_labels=num_labels,
+        sorted_thresholds=jnp.asarray(thresholds, jnp.float32))
+
+  fn = jax.jit(run) if jit else run
+  got = fn(jnp.asarray(scores), jnp.asarray(labels),
+           None if weights is None else jnp.asarray(weights))
+  expected = _threshold_reference(scores, labels, weights, mode, thresholds,
+                                  num_labels)
+  assert got.dtype == (jnp.float32 if weighted else jnp.int32)
+  np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int8, np.int32,
+                                   np.uint32, np.float32, np.float16,
+                                   ml_dtypes.bfloat16, np.int16])
+def test_threshold_histogram_reads_every_label_dtype(dtype):
+  native.available()
+  rng = np.random.default_rng(3)
+  n = 2**17 + 5
+  scores = rng.random(n, dtype=np.float32)
+  labels = rng.integers(0, 3, n).astype(dtype)  # 2 is positive too
+  got = native.threshold_histogram(
+      jnp.asarray(scores), jnp.asarray(labels), None, mode=native.EVENLY,
+      num_thresholds=11, num_labels=1)
+  expected = _threshold_reference(scores, labels.astype(np.float32), None,
+                                  native.EVENLY, [0.0] * 11, 1)
+  np.testing.assert_array_equal(np.asarray(got), expected)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("num_classes", [3, 150])
+def test_pair_histogram_matches_definition(n, weighted, num_classes):
+  native.available()
+  rng = np.random.default_rng(n + num_classes)
+  y_true = rng.integers(-2, num_classes + 2, n).astype(np.int32)
+  y_pred = rng.integers(-2, num_classes + 2, n).astype(np.int32)
+  y_true[: min(n, 2)] = [np.iinfo(np.int32).min, np.iinfo(np.int32).max][: min(n, 2)]
+  weights = rng.random(n, dtype=np.float32) if weighted else None
+  got = jax.jit(native.pair_histogram, static_argnums=3)(
+      jnp.asarray(y_true), jnp.asarray(y_pred),
+      None if weights is None else jnp.asarray(weights), num_classes)
+  # Pairs with an id outside [0, C) are not counted.
+  kept = ((y_true >= 0) & (y_true < num_classes) & (y_pred >= 0)
+          & (y_pred < num_classes))
+  expected = np.zeros((num_classes, num_classes))
+  np.add.at(expected, (y_true[kept], y_pred[kept]),
+            1.0 if weights is None else weights[kept])
+  np.testing.assert_allclose(np.asarray(got).reshape(num_classes, num_classes),
+                             expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bincount_drops_keys_out_of_range(n, weighted):
+  native.available()
+  rng = np.random.default_rng(n)
+  keys = rng.integers(-3, 13, n).astype(np.int32)
+  weights = rng.random(n, dtype=np.float32) if weighted else None
+  got = native.bincount(jnp.asarray(keys),
+                        None if weights is None else jnp.asarray(weights), 10)
+  kept = (keys >= 0) & (keys < 10)
+  expected = np.bincount(keys[kept], None if weights is None else weights[kept],
+                         minlength=10)
+  np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
+
+
+def test_runs_of_one_key_across_threads():
+  """Every element in one bin: the interleaved copies and the per-thread
+  tables must add up to the exact count."""
+  native.available()
+  n = 2**20 + 3
+  keys = jnp.full((n,), 7, jnp.int32)
+  got = jax.jit(lambda k: native.bincount(k, None, 8))(keys)
+  assert int(got[7]) == n and int(got.sum()) == n
+
+
+def test_vmap_runs_one_histogram_per_row():
+  native.available()
+  rng = np.random.default_rng(1)
+  y_true = rng.integers(0, 4, (5, 300)).astype(np.int32)
+  y_pred = rng.integers(0, 4, (5, 300)).astype(np.int32)
+  got = jax.vmap(lambda a, b: native.pair_histogram(a, b, None, 4))(
+      jnp.asarray(y_true), jnp.asarray(y_pred))
+  for row in range(5):
+    expected = sk_metrics.confusion_matrix(y_true[row], y_pred[row],
+                                           labels=np.arange(4))
+    np.testing.assert_array_equal(np.asarray(got[row]).reshape(4, 4), expected)
+
+
+def _run_python(code, **env):
+  return subprocess.run(
+      [sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+      text=True, cwd=REPO, env={**os.environ, **env}, timeout=600, check=False)
+
+
+def test_failed_build_warns_and_falls_back(tmp_path):
+  done = _run_python("""
+      import warnings
+      import numpy as np
+      import jax
+      import jmetrics as jm
+      from jmetrics._src import native
+      from sklearn.metrics import roc_auc_score
+      with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert not native.available()
+      assert any("native CPU histogram kernels are unavailable" in str(w.message)
+                 for w in caught), [str(w.message) for w in caught]
+      rng = np.random.default_rng(0)
+      y_true = rng.integers(0, 2, 5000)
+      y_pred = rng.random(5000).astype(np.float32)
+      metric = jm.AUC(num_thresholds=2**14)
+      state = jax.jit(metric.update)(metric.init(), y_true, y_pred)
+      assert abs(float(metric.compute(state)) - roc_auc_score(y_true, y_pred)) < 1e-3
+      print("fell back")
+      """, CXX="/nonexistent/c++", JMETRICS_CACHE_DIR=str(tmp_path))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "fell back" in done.stdout
+
+
+def test_histogram_metrics_match_their_oracles_without_the_kernels():
+  """The XLA path (GPU, TPU, or a CPU without a compiler) runs the same
+  oracle tests: Keras, scikit-learn and NumPy references, in every mode."""
+  files = ["tests/test_auc.py", "tests/test_confusion.py", "tests/test_iou.py",
+           "tests/test_dice.py", "tests/test_f_score.py"]
+  done = subprocess.run(
+      [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:xdist",
+       "-p", "no:cacheprovider", *files],
+      capture_output=True, text=True, cwd=REPO, timeout=1800, check=False,
+      env={**os.environ, "JMETRICS_NATIVE": "0"})
+  assert done.returncode == 0, done.stdout[-5000:]
+  assert " passed" in done.stdout and " failed" not in done.stdout
