@@ -60,6 +60,7 @@ import numpy as np
 from jmetrics._src import base
 from jmetrics._src import checks
 from jmetrics._src import class_counts
+from jmetrics._src import native
 from jmetrics._src import reduction
 from jmetrics._src import wide
 
@@ -400,9 +401,18 @@ class Dice(base.Metric):
     p = y_pred.astype(_F32)
     if keep is not None:
       t, p = jnp.where(keep, t, 0), jnp.where(keep, p, 0.0)
-    if weight is not None:
-      t = t * weight
-    return jnp.sum(t * p), jnp.sum(t), jnp.sum(p if weight is None else p * weight)
+    if exact_true:
+      return jnp.sum(t * p), jnp.sum(t), jnp.sum(p)
+
+    def xla_path(t, p, weight):
+      if weight is not None:
+        t = t * weight
+      return jnp.stack([jnp.sum(t * p), jnp.sum(t),
+                        jnp.sum(p if weight is None else p * weight)])
+
+    # One fused read on CPU, where XLA reads the inputs once per sum.
+    sums = native.on_cpu(native.product_sums, xla_path, t, p, weight)
+    return sums[0], sums[1], sums[2]
 
   def _class_axis(self, dense, y_true, y_pred) -> int:
     """``axis`` normalised for the dense input ``dense``."""

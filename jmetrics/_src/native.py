@@ -338,4 +338,15 @@ def bincount(keys, weights, bins: int) -> jax.Array:
       _no_weights() if weights is None else weights.astype(jnp.float32).ravel())
 
 
+def product_sums(t, p, weights) -> jax.Array:
+  """float32 ``[sum(w t p), sum(w t), sum(w p)]`` of float32 arrays of one
+  shape (``w = 1`` when ``weights`` is None), accumulated in double."""
+  return jax.ffi.ffi_call(
+      "JmetricsProductSums", jax.ShapeDtypeStruct((3,), jnp.float32),
+      vmap_method="sequential")(
+          t.astype(jnp.float32).ravel(), p.astype(jnp.float32).ravel(),
+          _no_weights() if weights is None
+          else weights.astype(jnp.float32).ravel())
+
+
 # -- top-k kernels (native/ranking.cc) ---------------------------------------

@@ -46,7 +46,8 @@ struct Shared {
   int64_t done_chunks = 0;
 };
 
-// Sums `weight_of(i)` into bin `keys[i - begin]` for i in [begin, end).
+// Sums `weight_of(i)` into bin `keys[i - begin]` for i in [begin, end),
+// element j into copy j % copies of the table.
 template <typename Acc, typename WeightOf>
 inline void Scatter(const int32_t* keys, int64_t begin, int64_t end, Acc* table,
                     int64_t stride, int64_t copies, const WeightOf& weight_of) {
@@ -54,23 +55,54 @@ inline void Scatter(const int32_t* keys, int64_t begin, int64_t end, Acc* table,
   int64_t j = 0;
   if (copies == kCopies) {
     for (; j + kCopies <= count; j += kCopies) {
-      table[keys[j]] += weight_of(begin + j);
-      table[stride + keys[j + 1]] += weight_of(begin + j + 1);
-      table[2 * stride + keys[j + 2]] += weight_of(begin + j + 2);
-      table[3 * stride + keys[j + 3]] += weight_of(begin + j + 3);
+      for (int64_t k = 0; k < kCopies; ++k)
+        table[k * stride + keys[j + k]] += weight_of(begin + j + k);
     }
   }
   for (; j < count; ++j) table[keys[j]] += weight_of(begin + j);
 }
 
-// Histograms `bins` keys over [0, n): `make_keys(begin, end, keys)` writes the
-// key of each element (or `bins` to drop it); chunk and block boundaries are
-// multiples of `align`. Work is shared by the caller and pool threads.
+// Runs `body(chunk, state)` for every chunk in [0, chunks) on the caller and
+// pool threads; each worker makes its own `state` with `make_state()` before
+// its first chunk and hands it to `merge(state)` (called under a lock) after
+// its last. Returns when every chunk is merged.
 //
 // A pool task that starts after every chunk was claimed returns without
-// touching anything but `shared` (which it co-owns) and its own copies of the
-// sizes, so the caller waits only for chunks that were claimed, never for
-// tasks that have not started.
+// touching anything but `shared` (which it co-owns), so the caller waits only
+// for chunks that were claimed, never for tasks that have not started; the
+// references to the callables are used only for claimed chunks.
+template <typename MakeState, typename Body, typename Merge>
+void ParallelChunks(ffi::ThreadPool& pool, int64_t chunks,
+                    const MakeState& make_state, const Body& body,
+                    const Merge& merge) {
+  auto shared = std::make_shared<Shared>();
+  auto work = [shared, chunks, &make_state, &body, &merge]() {
+    int64_t claimed = 0;
+    decltype(make_state()) state;
+    for (int64_t c = shared->next_chunk.fetch_add(1); c < chunks;
+         c = shared->next_chunk.fetch_add(1)) {
+      if (claimed++ == 0) state = make_state();
+      body(c, state);
+    }
+    if (claimed == 0) return;
+    std::lock_guard<std::mutex> lock(shared->mu);
+    merge(state);
+    shared->done_chunks += claimed;
+    if (shared->done_chunks == chunks) shared->finished.notify_all();
+  };
+  const int64_t helpers =
+      std::min<int64_t>(std::max<int64_t>(pool.num_threads(), 1), chunks) - 1;
+  for (int64_t h = 0; h < helpers; ++h) {
+    pool.Schedule([work] { work(); });
+  }
+  work();
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->finished.wait(lock, [&] { return shared->done_chunks == chunks; });
+}
+
+// Histograms `bins` keys over [0, n): `make_keys(begin, end, keys)` writes the
+// key of each element (or `bins` to drop it); chunk and block boundaries are
+// multiples of `align`.
 template <typename Acc, typename Out, typename MakeKeys, typename WeightOf>
 void ParallelHistogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
                        int64_t bins, Out* out, const MakeKeys& make_keys,
@@ -81,46 +113,29 @@ void ParallelHistogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
   const int64_t stride = bins + 1;  // the spare bin takes dropped elements
   const int64_t copies = bins <= kMaxCopiedBins ? kCopies : 1;
   std::vector<Acc> total(bins, Acc(0));
-  auto shared = std::make_shared<Shared>();
-
-  // Sizes are captured by value: a late task reads them after the caller has
-  // returned. The references are used only for claimed chunks.
-  auto work = [shared, n, block, chunk, chunks, stride, copies, bins, &total,
-               &make_keys, &weight_of]() {
-    int64_t claimed = 0;
+  struct Worker {
     std::vector<Acc> table;
-    std::vector<int32_t> keys(block);
-    for (int64_t c = shared->next_chunk.fetch_add(1); c < chunks;
-         c = shared->next_chunk.fetch_add(1)) {
-      if (table.empty()) table.assign(stride * copies, Acc(0));
-      const int64_t chunk_end = std::min(n, (c + 1) * chunk);
-      for (int64_t begin = c * chunk; begin < chunk_end; begin += block) {
-        const int64_t end = std::min(chunk_end, begin + block);
-        make_keys(begin, end, keys.data());
-        Scatter(keys.data(), begin, end, table.data(), stride, copies, weight_of);
-      }
-      ++claimed;
-    }
-    if (claimed == 0) return;
-    std::lock_guard<std::mutex> lock(shared->mu);
-    for (int64_t k = 0; k < copies; ++k) {
-      const Acc* part = table.data() + k * stride;
-      for (int64_t b = 0; b < bins; ++b) total[b] += part[b];
-    }
-    shared->done_chunks += claimed;
-    if (shared->done_chunks == chunks) shared->finished.notify_all();
+    std::vector<int32_t> keys;
   };
-
-  const int64_t helpers =
-      std::min<int64_t>(std::max<int64_t>(pool.num_threads(), 1), chunks) - 1;
-  for (int64_t h = 0; h < helpers; ++h) {
-    pool.Schedule([work] { work(); });
-  }
-  work();
-  {
-    std::unique_lock<std::mutex> lock(shared->mu);
-    shared->finished.wait(lock, [&] { return shared->done_chunks == chunks; });
-  }
+  ParallelChunks(
+      pool, chunks,
+      [&] { return Worker{std::vector<Acc>(stride * copies, Acc(0)),
+                          std::vector<int32_t>(block)}; },
+      [&](int64_t c, Worker& w) {
+        const int64_t chunk_end = std::min(n, (c + 1) * chunk);
+        for (int64_t begin = c * chunk; begin < chunk_end; begin += block) {
+          const int64_t end = std::min(chunk_end, begin + block);
+          make_keys(begin, end, w.keys.data());
+          Scatter(w.keys.data(), begin, end, w.table.data(), stride, copies,
+                  weight_of);
+        }
+      },
+      [&](const Worker& w) {
+        for (int64_t k = 0; k < copies; ++k) {
+          const Acc* part = w.table.data() + k * stride;
+          for (int64_t b = 0; b < bins; ++b) total[b] += part[b];
+        }
+      });
   for (int64_t b = 0; b < bins; ++b) out[b] = static_cast<Out>(total[b]);
 }
 
