@@ -6,9 +6,11 @@
     python -m benchmarks.run --gpu                 # on a GPU machine (adds GB/s)
 
 For each workload and size, all libraries see the same inputs in one
-process; each update is warmed up, then timed as the median of several runs.
-The table gives milliseconds and the multiple of the read floor: a jitted
-pass that only reads the same inputs once.
+process; each update is warmed up, then timed as the median of several
+rounds in which every library (and the floor) runs once, so that a drift in
+the machine's speed slows them alike. The table gives milliseconds and the
+multiple of the read floor: the fastest jitted pass that only reads the same
+inputs once.
 """
 
 from __future__ import annotations
@@ -71,10 +73,10 @@ def run(sizes, names, repeats, gpu, budget_ms=2000.0):
         continue
       inputs = workload.make_inputs(n, np.random.default_rng(0))
       device_inputs = [jax.device_put(x) for x in inputs]
-      floor = timing.read_floor(*device_inputs, repeats=repeats)
-      row = {"workload": workload.name, "N": f"2^{log2}", "floor": floor,
+      row = {"workload": workload.name, "N": f"2^{log2}",
              "bytes": timing.input_bytes(*inputs)}
       builders = {"jmetrics": workload.jmetrics, **workload.peers}
+      updates = timing.floor_reads(*device_inputs)
       for library in LIBRARIES:
         if library not in builders:
           skipped.setdefault(library, set()).add(f"{workload.name}: no such metric")
@@ -85,14 +87,22 @@ def run(sizes, names, repeats, gpu, budget_ms=2000.0):
               f"{workload.name} from N=2^{log2}: projected over {budget_ms:.0f} ms")
           continue
         try:
-          update = builders[library](*inputs)
-          row[library] = timing.median_ms(update, repeats)
-          last_ms[(workload.name, library)] = (row[library], n)
+          updates[library] = builders[library](*inputs)
+          timing.median_ms(updates[library], repeats=1, warmup=1)  # compiles
         except peers.Unavailable as e:
+          updates.pop(library, None)
           skipped.setdefault(library, set()).add(str(e))
         except Exception as e:  # pylint: disable=broad-except  (a peer's failure is reported, not fatal)
+          updates.pop(library, None)
           skipped.setdefault(library, set()).add(
               f"{workload.name} at N=2^{log2}: {type(e).__name__}: {str(e)[:80]}")
+      medians = timing.interleaved_medians(updates, repeats)
+      row["floor"] = min(ms for name, ms in medians.items()
+                         if name.startswith("floor/"))
+      for library in LIBRARIES:
+        if library in medians:
+          row[library] = medians[library]
+          last_ms[(workload.name, library)] = (medians[library], n)
       rows.append(row)
       print(_format_row(row, bandwidth), flush=True)
   return rows, skipped
@@ -116,7 +126,8 @@ def main(argv=None):
                       help="log2 of the number of scores per update")
   parser.add_argument("--workloads", nargs="*", default=[],
                       help="substrings of workload names to run")
-  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--repeats", type=int, default=21,
+                      help="interleaved rounds per row (slow peers get fewer)")
   parser.add_argument("--gpu", action="store_true",
                       help="expect a GPU; report GB/s against its bandwidth")
   args = parser.parse_args(argv)

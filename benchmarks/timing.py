@@ -1,4 +1,10 @@
-"""Timing helpers shared by the benchmark workloads: warm-up, median of runs."""
+"""Timing helpers shared by the benchmark workloads: warm-up, median of runs.
+
+On a small shared machine the speed of the processor drifts by tens of
+percent over seconds, so libraries compared in one row are timed in
+interleaved rounds (`interleaved_medians`): every round times each of them
+once, and a drift slows all of them alike.
+"""
 
 from __future__ import annotations
 
@@ -30,23 +36,45 @@ def _block(result):
   return result
 
 
-def read_floor(*arrays, repeats: int = 5) -> float:
-  """Milliseconds of the fastest jitted pass that only reads every input once.
+def interleaved_medians(fns: dict, repeats: int = 15, warmup: int = 2,
+                        budget_ms: float = 4000.0) -> dict:
+  """Median milliseconds of each ``fns[name]()``, timed in interleaved rounds.
 
-  Several single-read reductions are tried (sum in the input's own dtype, sum
-  in float32, max) and the fastest counts, so the floor is never inflated by
-  a slow conversion.
+  A callable whose first timed call takes long is timed fewer times (at least
+  3) so that one slow peer does not stretch a row past ``budget_ms``.
   """
-  variants = (
-      lambda x: jnp.sum(x),
-      lambda x: jnp.sum(x.astype(jnp.float32)),
-      lambda x: jnp.max(x),
-  )
-  best = float("inf")
-  for reduce in variants:
+  for fn in fns.values():
+    for _ in range(warmup):
+      _block(fn())
+  times = {name: [] for name in fns}
+  for round_ in range(repeats):
+    for name, fn in fns.items():
+      spent = sum(times[name])
+      if round_ >= 3 and spent * repeats / round_ > budget_ms:
+        continue
+      start = time.perf_counter()
+      _block(fn())
+      times[name].append((time.perf_counter() - start) * 1e3)
+  return {name: statistics.median(t) for name, t in times.items()}
+
+
+def floor_reads(*arrays) -> dict:
+  """Jitted passes that only read every input once, keyed ``floor/<how>``.
+
+  Several single-read reductions are offered (sum in the input's own dtype,
+  sum in float32, max); the fastest is the floor, so a slow conversion never
+  flatters a ratio.
+  """
+  variants = {
+      "sum": lambda x: jnp.sum(x),
+      "sum_f32": lambda x: jnp.sum(x.astype(jnp.float32)),
+      "max": lambda x: jnp.max(x),
+  }
+  out = {}
+  for name, reduce in variants.items():
     read = jax.jit(lambda *xs, reduce=reduce: [reduce(x) for x in xs])
-    best = min(best, median_ms(lambda read=read: read(*arrays), repeats))
-  return best
+    out[f"floor/{name}"] = lambda read=read: read(*arrays)
+  return out
 
 
 def input_bytes(*arrays) -> int:
