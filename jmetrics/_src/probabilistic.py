@@ -259,10 +259,14 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
     labels, valid, axis = self._labels(y_true, y_pred)
     y_pred = checks.as_float(y_pred)
     # Keras truncates labels to int32 and one-hot encodes them, so labels
-    # outside [0, num_classes) select no class and cost 0.
-    target = jax.nn.one_hot(labels.astype(jnp.int32), y_pred.shape[axis],
-                            axis=axis, dtype=y_pred.dtype)
-    loss = _crossentropy(target, y_pred, self.from_logits, axis)
+    # outside [0, num_classes) select no class and cost 0. The one-hot
+    # product is written as a select that XLA fuses into the class sum (no
+    # N x C target or product array); ``0 * log_p`` keeps Keras' NaN where an
+    # unselected log-probability is infinite.
+    classes = jax.lax.broadcasted_iota(jnp.int32, y_pred.shape, axis)
+    selected = classes == jnp.expand_dims(labels.astype(jnp.int32), axis)
+    log_p = _log_probabilities(y_pred, self.from_logits, axis)
+    loss = -jnp.sum(jnp.where(selected, log_p, 0.0 * log_p), axis=axis)
     if valid is not None:
       loss = jnp.where(valid, loss, 0.0)
     return loss
