@@ -703,3 +703,19 @@ def test_update_errors(metric, true_shape, pred_shape, weight_shape, message, ji
   update = jax.jit(metric.update) if jit else metric.update
   with pytest.raises(ValueError, match=message):
     update(metric.init(), y_true, y_pred, weight)
+
+
+def test_argmax_of_scores_breaks_signed_zero_ties_as_keras():
+  """Keras' CPU argmax ranks +0.0 above -0.0 (XLA compares them equal);
+  the one-hot IoU metrics take class ids the same way."""
+  y_true = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], np.float32)
+  y_pred = np.array([[-0.0, 0.0, -1.0], [-0.0, -1.0, 0.0], [-0.0, 0.0, -0.0]],
+                    np.float32)
+  ours = iou.OneHotMeanIoU(3)
+  got = ours.compute(jax.jit(ours.update)(ours.init(), y_true, y_pred))
+  reference = keras.metrics.OneHotMeanIoU(num_classes=3)
+  reference.update_state(y_true, y_pred)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(reference.result()),
+                             rtol=1e-6)
+  # Plain jnp.argmax (the first of the tied zeros) would give 1/9.
+  np.testing.assert_allclose(float(got), 0.5, rtol=1e-6)

@@ -62,6 +62,23 @@ def confusion_matrix(y_true, y_pred, num_classes: int, weights=None,
   return table.reshape(num_classes, num_classes)
 
 
+def argmax(x, axis: int = -1) -> jax.Array:
+  """int32 index of the largest entry along ``axis``, as Keras' JAX ``argmax``.
+
+  XLA on CPU flushes subnormals to zero and compares ``-0.0 == 0.0``; Keras
+  then maps negative zeros to ``-tiny`` so that ``+0.0`` wins the argmax. On
+  other platforms Keras calls ``jnp.argmax`` directly, and so do we. Every
+  metric takes class ids from scores through this one function, so a
+  collection's argmaxes of the same scores compile to one.
+  """
+  x = jnp.asarray(x)
+  if jnp.issubdtype(x.dtype, jnp.floating) and jax.default_backend() == "cpu":
+    x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    negative_zero = (x == 0.0) & jnp.signbit(x)
+    x = jnp.where(negative_zero, -jnp.finfo(x.dtype).tiny, x)
+  return jnp.argmax(x, axis=axis).astype(jnp.int32)
+
+
 def bincount(keys, weights, bins: int) -> jax.Array:
   """Counts (or sums of weights) of integer ``keys`` in ``bins`` bins.
 

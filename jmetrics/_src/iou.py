@@ -155,7 +155,7 @@ def _argmax(metric, name, x, axis):
     raise metric.error(f"axis={axis} is out of range for {name} of shape "
                        f"{x.shape} (sparse_{name}=False takes the argmax "
                        f"along axis)")
-  return jnp.argmax(x, axis=axis).astype(_I32)
+  return class_counts.argmax(x, axis)
 
 
 def _class_ids(x, num_classes, integer_mode):
