@@ -43,34 +43,41 @@ ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores
   const float scale = static_cast<float>(t - 1);
   const int32_t lowest = mode == 1 ? 1 : 0;
   return WithLabels(labels, [&](const auto* y) {
-    auto make_keys = [&](int64_t begin, int64_t end, int32_t* keys) {
+    auto make_keys = [=](int64_t begin, int64_t end, int32_t* keys) {
+      // Locals, not the captures: a store to `keys` could alias a captured
+      // int and would stop the loops from vectorising.
+      const int64_t count = end - begin, labels_per_row = num_labels;
+      const float grid_scale = scale;
+      const int32_t first_bucket = lowest;
+      const int32_t label_stride = int32_t(t + 1);
+      const float* __restrict s_in = p + begin;
+      const auto* __restrict y_in = y + begin;
+      int32_t* __restrict out = keys;
       if (mode == 2) {
-        for (int64_t i = begin; i < end; ++i) {
-          const float s = p[i];
-          keys[i - begin] = std::isnan(s) ? 0 : std::lower_bound(th, th + t, s) - th;
+        for (int64_t i = 0; i < count; ++i) {
+          const float s = s_in[i];
+          out[i] = std::isnan(s) ? 0 : std::lower_bound(th, th + t, s) - th;
         }
       } else {
-        for (int64_t i = begin; i < end; ++i) {
-          const float s = p[i];
-          const float up = std::ceil(std::min(std::max(s, 0.0f), 1.0f) * scale);
-          const int32_t k = std::max(static_cast<int32_t>(up), lowest);
-          keys[i - begin] = s != s ? 1 : k;
+        for (int64_t i = 0; i < count; ++i) {
+          const float s = s_in[i];
+          const float up =
+              std::ceil(std::min(std::max(s, 0.0f), 1.0f) * grid_scale);
+          const int32_t k = std::max(static_cast<int32_t>(up), first_bucket);
+          out[i] = s != s ? 1 : k;
         }
       }
       // Chunks and blocks start at a row, so element j of the block has label
       // index j % L.
-      const int64_t count = end - begin;
-      const int32_t label_stride = int32_t(t + 1);
-      if (num_labels == 1) {
+      if (labels_per_row == 1) {
         for (int64_t j = 0; j < count; ++j)
-          keys[j] = (keys[j] << 1) | int32_t(y[begin + j] != 0);
+          out[j] = (out[j] << 1) | int32_t(y_in[j] != 0);
       } else {
-        for (int64_t row = 0; row < count; row += num_labels) {
-          int32_t* row_keys = keys + row;
-          const auto* row_y = y + begin + row;
-          for (int64_t l = 0; l < num_labels; ++l)
-            row_keys[l] = ((int32_t(l) * label_stride + row_keys[l]) << 1) |
-                          int32_t(row_y[l] != 0);
+        for (int64_t row = 0; row < count; row += labels_per_row) {
+          for (int64_t l = 0; l < labels_per_row; ++l)
+            out[row + l] =
+                ((int32_t(l) * label_stride + out[row + l]) << 1) |
+                int32_t(y_in[row + l] != 0);
         }
       }
     };
@@ -91,12 +98,18 @@ ffi::Error PairHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::S32> y_true,
   const int32_t* a = y_true.typed_data();
   const int32_t* b = y_pred.typed_data();
   const int32_t spare = c * c;
-  auto make_keys = [&](int64_t begin, int64_t end, int32_t* keys) {
-    for (int64_t i = begin; i < end; ++i) {
-      const uint32_t t = static_cast<uint32_t>(a[i]);
-      const uint32_t q = static_cast<uint32_t>(b[i]);
-      const bool valid = (t < uint32_t(c)) & (q < uint32_t(c));
-      keys[i - begin] = valid ? int32_t(t) * c + int32_t(q) : spare;
+  auto make_keys = [=](int64_t begin, int64_t end, int32_t* keys) {
+    // Locals, not the captures: a store to `keys` could alias a captured int
+    // and would stop the loop from vectorising.
+    const int32_t classes = c, dropped = spare;
+    const int32_t* __restrict t_in = a + begin;
+    const int32_t* __restrict q_in = b + begin;
+    int32_t* __restrict out = keys;
+    for (int64_t i = 0; i < end - begin; ++i) {
+      const uint32_t t = static_cast<uint32_t>(t_in[i]);
+      const uint32_t q = static_cast<uint32_t>(q_in[i]);
+      const bool valid = (t < uint32_t(classes)) & (q < uint32_t(classes));
+      out[i] = valid ? int32_t(t) * classes + int32_t(q) : dropped;
     }
   };
   return Histogram(pool, n, 1, weights, out, make_keys);
@@ -108,9 +121,12 @@ ffi::Error Bincount(ffi::ThreadPool pool, ffi::Buffer<ffi::S32> keys_in,
   const int64_t n = keys_in.element_count();
   const int32_t* k = keys_in.typed_data();
   const uint32_t bins = static_cast<uint32_t>(out->element_count());
-  auto make_keys = [&](int64_t begin, int64_t end, int32_t* keys) {
-    for (int64_t i = begin; i < end; ++i) {
-      keys[i - begin] = static_cast<uint32_t>(k[i]) < bins ? k[i] : int32_t(bins);
+  auto make_keys = [=](int64_t begin, int64_t end, int32_t* keys) {
+    const uint32_t size = bins;  // a local: see PairHistogram
+    const int32_t* __restrict in = k + begin;
+    int32_t* __restrict out = keys;
+    for (int64_t i = 0; i < end - begin; ++i) {
+      out[i] = static_cast<uint32_t>(in[i]) < size ? in[i] : int32_t(size);
     }
   };
   return Histogram(pool, n, 1, weights, out, make_keys);
