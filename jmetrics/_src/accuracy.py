@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 from jmetrics._src import base
 from jmetrics._src import checks
+from jmetrics._src import class_counts
 from jmetrics._src import reduction
 from jmetrics._src import weighting
 
@@ -44,17 +45,9 @@ def _matches(x) -> jax.Array:
 
 
 def _argmax(x) -> jax.Array:
-  """Index of the largest entry on the last axis, chosen as Keras' JAX backend.
-
-  XLA on CPU flushes subnormals to zero and compares ``-0.0 == 0.0``; Keras
-  then maps negative zeros to ``-tiny`` so that ``+0.0`` wins the argmax. On
-  other platforms Keras calls ``jnp.argmax`` directly, and so do we.
-  """
-  if jnp.issubdtype(x.dtype, jnp.floating) and jax.default_backend() == "cpu":
-    x = x.astype(jnp.promote_types(x.dtype, _F32))
-    negative_zero = (x == 0.0) & jnp.signbit(x)
-    x = jnp.where(negative_zero, -jnp.finfo(x.dtype).tiny, x)
-  return jnp.argmax(x, axis=-1)
+  """Index of the largest entry on the last axis, chosen as Keras' JAX backend
+  (see `class_counts.argmax`)."""
+  return class_counts.argmax(x, axis=-1)
 
 
 def _index_dtype(y_pred):

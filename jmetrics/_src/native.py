@@ -43,9 +43,10 @@ _SOURCES = tuple(sorted(_NATIVE_DIR.glob("*.cc")))
 # Every handler the sources define is registered under its own name.
 _HANDLER = re.compile(rb"XLA_FFI_DEFINE_HANDLER_SYMBOL\(\s*(\w+)")
 # -fno-trapping-math lets the compiler vectorise float-to-int conversions;
-# -ffp-contract=off keeps Keras' float32 product (no fused multiply-add).
+# -ffp-contract=off keeps Keras' float32 product (no fused multiply-add);
+# -fopenmp-simd honours `omp simd` reductions (no OpenMP runtime).
 _FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", "-w",
-          "-fno-trapping-math", "-ffp-contract=off")
+          "-fno-trapping-math", "-ffp-contract=off", "-fopenmp-simd")
 _CPU_FLAGS = (("-march=native",), ())  # tried in order
 
 _lock = threading.Lock()
@@ -347,6 +348,18 @@ def product_sums(t, p, weights) -> jax.Array:
           t.astype(jnp.float32).ravel(), p.astype(jnp.float32).ravel(),
           _no_weights() if weights is None
           else weights.astype(jnp.float32).ravel())
+
+
+def argmax(scores, *, signed_zeros: bool) -> jax.Array:
+  """int32 argmax of the last axis of float32 ``scores``, as ``jnp.argmax``
+  on CPU (subnormals tie with zeros, the first NaN wins); with
+  ``signed_zeros`` negative zeros rank below positive ones (Keras' rule)."""
+  scores = scores.astype(jnp.float32)
+  return jax.ffi.ffi_call(
+      "JmetricsArgmax", jax.ShapeDtypeStruct(scores.shape[:-1], jnp.int32),
+      vmap_method="sequential")(
+          scores.reshape(-1), row_length=np.int64(scores.shape[-1]),
+          signed_zeros=bool(signed_zeros))
 
 
 # -- top-k kernels (native/ranking.cc) ---------------------------------------
