@@ -218,3 +218,41 @@ def test_histogram_metrics_match_their_oracles_without_the_kernels():
       env={**os.environ, "JMETRICS_NATIVE": "0"})
   assert done.returncode == 0, done.stdout[-5000:]
   assert " passed" in done.stdout and " failed" not in done.stdout
+
+
+@pytest.mark.parametrize("row_length", [1, 5, 16, 17, 100])
+@pytest.mark.parametrize("signed_zeros", [False, True])
+def test_argmax_matches_xla_argmax_on_every_special_value(row_length,
+                                                          signed_zeros):
+  """The row kernel against jnp.argmax on CPU (subnormals tie with zeros,
+  the first NaN wins), and with Keras' rule of -0.0 -> -tiny."""
+  native.available()
+  rng = np.random.default_rng(row_length)
+  special = np.array([0.0, -0.0, 1e-40, -1e-40, 2e-40, np.nan, -np.nan,
+                      np.inf, -np.inf, 1.0, -1.0, 3e38, -3e38], np.float32)
+  scores = np.concatenate([
+      rng.choice(special, size=(3000, row_length)),
+      rng.normal(size=(3000, row_length)),
+      np.round(rng.normal(size=(3000, row_length)))]).astype(np.float32)
+
+  def reference(x):
+    if signed_zeros:
+      x = jnp.where((x == 0.0) & jnp.signbit(x), -jnp.finfo(x.dtype).tiny, x)
+    return jnp.argmax(x, axis=-1)
+
+  expected = jax.jit(reference)(scores)
+  got = jax.jit(lambda x: native.argmax(x, signed_zeros=signed_zeros))(
+      scores.reshape(3, 3000, row_length))
+  np.testing.assert_array_equal(np.asarray(got).reshape(-1), np.asarray(expected))
+
+
+def test_product_sums_match_float64_sums():
+  native.available()
+  rng = np.random.default_rng(5)
+  n = 3 * 2**16 + 11
+  t, p, w = (rng.random(n, dtype=np.float32) for _ in range(3))
+  for weights in (None, w):
+    got = jax.jit(native.product_sums)(t, p, weights)
+    c = np.ones(n) if weights is None else w.astype(np.float64)
+    expected = [np.sum(c * t * p), np.sum(c * t), np.sum(c * p)]
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
