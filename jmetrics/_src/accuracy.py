@@ -14,7 +14,8 @@ JAX backend:
 * The top-k metrics never sort: a label is in the top ``k`` when fewer than
   ``k`` scores are strictly greater than its own score (Keras'
   ``ops.in_top_k`` on JAX), so every class tied with the label's score ranks
-  with it. A NaN score at the label counts as ``-inf``.
+  with it. A NaN score at the label counts as ``-inf``. On CPU, float32
+  scores are counted by a native kernel that stops at ``k`` (`native`).
 
 Where Keras would compute a number from shapes that do not correspond
 (``y_true`` broadcast against the batch of ``y_pred``, a missing class axis,
@@ -34,6 +35,7 @@ import jax.numpy as jnp
 from jmetrics._src import base
 from jmetrics._src import checks
 from jmetrics._src import class_counts
+from jmetrics._src import native
 from jmetrics._src import reduction
 from jmetrics._src import weighting
 
@@ -58,8 +60,7 @@ def _index_dtype(y_pred):
   return jnp.int32
 
 
-def _in_top_k(labels, scores, k) -> jax.Array:
-  """Whether fewer than ``k`` scores beat the label's score (no sort)."""
+def _in_top_k_xla(labels, scores, k) -> jax.Array:
   at_label = jnp.take_along_axis(scores, labels[..., None], axis=-1)
   # An out-of-range label gathers NaN from float scores; like a NaN score at
   # the label, it must not rank high.
@@ -67,6 +68,23 @@ def _in_top_k(labels, scores, k) -> jax.Array:
   # Only strictly greater scores outrank the label, so ties favour it.
   outranked = jnp.sum(scores > at_label, axis=-1)
   return outranked < k
+
+
+def _in_top_k(labels, scores, k) -> jax.Array:
+  """Whether fewer than ``k`` scores beat the label's score (no sort).
+
+  On CPU, float32 scores go to a native kernel (`native.in_top_k`) that
+  reads each row once and stops counting at ``k``; the XLA path builds the
+  (rows, C) comparison. Both give the same bits.
+  """
+  scores = jnp.asarray(scores)
+  if scores.dtype != _F32 or scores.size == 0:
+    return _in_top_k_xla(labels, scores, k)
+  labels = jnp.asarray(labels, jnp.int32)
+  return native.on_cpu(
+      lambda labels, scores: native.in_top_k(labels, scores, k) != 0,
+      lambda labels, scores: _in_top_k_xla(labels, scores, k), labels, scores,
+      per_row=True)
 
 
 def _check_same_after_alignment(metric, y_true, y_pred, true_aligned,

@@ -363,3 +363,57 @@ def argmax(scores, *, signed_zeros: bool) -> jax.Array:
 
 
 # -- top-k kernels (native/ranking.cc) ---------------------------------------
+
+
+def in_top_k(labels, scores, k: int) -> jax.Array:
+  """Per row, whether fewer than ``k`` scores beat the score at the label.
+
+  Args:
+    labels: int32 class ids of shape ``scores.shape[:-1]``; a negative id
+      indexes from the end, an id outside ``[-C, C)`` reads ``-inf``.
+    scores: float32 scores of shape ``(..., C)``; a NaN at the label counts
+      as ``-inf``, and "beat" is ``>`` with denormals as zero (XLA:CPU's).
+    k: how many scores may beat the label's (``>= 0``).
+
+  Returns:
+    int32 0/1 of ``labels``' shape.
+  """
+  labels = jnp.asarray(labels, jnp.int32)
+  scores = jnp.asarray(scores, jnp.float32)
+  out = jax.ShapeDtypeStruct(labels.shape, jnp.int32)
+  # Rows are independent: a vmapped call is one call on more rows.
+  return jax.ffi.ffi_call("JmetricsInTopK", out, vmap_method="broadcast_all")(
+      scores, labels, k=np.int64(k), row_length=np.int64(scores.shape[-1]))
+
+
+def top_k_threshold_histogram(scores, labels, weights, *, k: int, class_id,
+                              mode: int, num_thresholds: int,
+                              sorted_thresholds=None) -> jax.Array:
+  """Flat ``(T + 1) * 2`` counts of ``(bucket, positive)`` after Keras' top-k
+  filter, as `threshold_histogram` of the filtered (and, with ``class_id``,
+  sliced) scores on one pooled label.
+
+  Args:
+    scores: float32 scores of shape ``(..., C)``; the filter keeps the ``k``
+      largest of each row in ``lax.top_k``'s order.
+    labels: truth like ``scores``, or with ``class_id`` the ``(..., 1)``
+      class column.
+    weights: ``None``; or float32 weights, one per row (any shape of
+      ``scores.shape[:-1]``'s size), or without ``class_id`` one per score.
+    k: the top_k, ``>= 1``.
+    class_id: ``None``, or the column of the last axis that is counted.
+    mode, num_thresholds, sorted_thresholds: as for `threshold_histogram`.
+
+  Returns:
+    int32 counts, or float32 sums of weights.
+  """
+  if np.dtype(labels.dtype) not in _LABEL_DTYPES:
+    labels = labels != 0
+  if sorted_thresholds is None:
+    sorted_thresholds = jnp.zeros((0,), jnp.float32)
+  return _call(
+      "JmetricsTopKThresholdHistogram", (num_thresholds + 1) * 2,
+      weights is not None, scores.astype(jnp.float32).ravel(), labels.ravel(),
+      _no_weights() if weights is None else weights.astype(jnp.float32).ravel(),
+      sorted_thresholds, mode=mode, num_thresholds=num_thresholds, k=k,
+      row_length=scores.shape[-1], class_id=-1 if class_id is None else class_id)

@@ -17,6 +17,15 @@ counts at every threshold: O(N + T) time and O(T) memory.
 * Multi-label inputs histogram ``(label, bucket, class)`` in the same single
   scatter.
 
+On CPU the histogram is the native multi-threaded kernel (`native`), which
+computes the same buckets in the same float32 arithmetic; elsewhere it is an
+XLA scatter-add.
+
+With ``top_k`` (Precision, Recall), `prepare` defers Keras' top-k filter to
+`counts` (a `TopKScores`): on CPU a native kernel selects each row's top k
+and histograms the filtered scores in one read, without a sort or a filtered
+copy; elsewhere ``lax.top_k`` and the mask build the filtered scores first.
+
 Unweighted counts are int32 histograms (exact), weighted ones float32.
 """
 
@@ -30,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import checks
+from jmetrics._src import native
 from jmetrics._src import weighting
 from jmetrics._src import wide
 
@@ -126,7 +136,7 @@ def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Coun
 
   Args:
     y_true: labels, cast to bool (nonzero is positive); same shape as y_pred.
-    y_pred: scores.
+    y_pred: scores, or the `TopKScores` of `prepare` (pooled counts only).
     weights: ``None`` or float weights of y_pred's shape.
     grid: the thresholds.
     multi_label: keep the last axis of the inputs as separate labels
@@ -136,19 +146,52 @@ def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Coun
     `Counts` in the order of ``grid.values``: int32 if ``weights`` is None
     (exact), float32 otherwise.
   """
-  positive = jnp.asarray(y_true) != 0
+  y_true = jnp.asarray(y_true)
+  if isinstance(y_pred, TopKScores):
+    if multi_label:
+      raise ValueError("top_k scores are counted on one pooled label")
+    return _from_histogram(y_pred.histogram(y_true, weights, grid), grid,
+                           num_labels=1, multi_label=False)
   y_pred = jnp.asarray(y_pred, jnp.float32)
   num_labels = y_pred.shape[-1] if multi_label else 1
+  if weights is not None:
+    weights = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), y_pred.shape)
+
+  def native_path(y_true, y_pred, weights):
+    mode, sorted_values = _kernel_mode(grid)
+    return native.threshold_histogram(
+        y_pred, y_true, weights, mode=mode, num_thresholds=grid.size,
+        num_labels=num_labels, sorted_thresholds=sorted_values)
+
+  def xla_path(y_true, y_pred, weights):
+    return _xla_histogram(y_true, y_pred, weights, grid, num_labels, multi_label)
+
+  hist = native.on_cpu(native_path, xla_path, y_true, y_pred, weights)
+  return _from_histogram(hist, grid, num_labels, multi_label)
+
+
+def _kernel_mode(grid: Thresholds):
+  """The native kernel's mode for ``grid``, and its sorted thresholds."""
+  if grid.evenly:
+    mode = native.EVENLY_WITH_EPSILON if grid.with_epsilon else native.EVENLY
+    return mode, None
+  return native.SORTED, jnp.asarray(np.sort(np.asarray(grid.values, np.float32)))
+
+
+def _xla_histogram(y_true, y_pred, weights, grid, num_labels, multi_label):
+  """The flat ``(label, bucket, positive)`` histogram as an XLA scatter-add."""
   buckets = grid.size + 1
-  key = bucket(y_pred, grid) * 2 + positive.astype(jnp.int32)
+  key = bucket(y_pred, grid) * 2 + (y_true != 0).astype(jnp.int32)
   if multi_label:
     key = key + jnp.arange(num_labels, dtype=jnp.int32) * (2 * buckets)
-  if weights is None:
-    data = jnp.ones(key.shape, jnp.int32)
-  else:
-    data = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), key.shape)
-  hist = jnp.zeros(num_labels * 2 * buckets, data.dtype).at[key.ravel()].add(
+  data = jnp.ones(key.shape, jnp.int32) if weights is None else weights
+  return jnp.zeros(num_labels * 2 * buckets, data.dtype).at[key.ravel()].add(
       data.ravel(), mode="promise_in_bounds")
+
+
+def _from_histogram(hist, grid: Thresholds, num_labels, multi_label) -> Counts:
+  """`Counts` at every threshold from the flat histogram."""
+  buckets = grid.size + 1
   hist = hist.reshape(num_labels, buckets, 2).transpose(1, 2, 0)  # (T+1, 2, L)
   # above[j] = everything in buckets > j, i.e. predicted positive at threshold j.
   above = jnp.cumsum(hist[::-1], axis=0)[::-1][1:]
@@ -166,14 +209,104 @@ def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Coun
 def filter_top_k(y_pred, k: int):
   """Keeps the k largest scores of the last axis, others become ``NEG_INF``.
 
-  Ties are broken by position (``lax.top_k`` keeps the first), as Keras does.
-  The mask is applied with Keras' arithmetic (``x * keep + NEG_INF * (1 -
-  keep)``), so a dropped NaN or infinite score becomes NaN, as in Keras.
+  Ties are broken by position (``lax.top_k`` keeps the first), as Keras does;
+  on CPU ``lax.top_k`` orders the float bits totally (``-NaN < -inf < ... <
+  -0.0 < +0.0 < ... < +inf < +NaN``). The mask is applied with Keras'
+  arithmetic (``x * keep + NEG_INF * (1 - keep)``), so a dropped NaN or
+  infinite score becomes NaN, as in Keras.
   """
   _, index = jax.lax.top_k(y_pred, k)
   keep = jnp.zeros(y_pred.shape, y_pred.dtype)
   keep = jnp.put_along_axis(keep, index, 1.0, axis=-1, inplace=False)
   return y_pred * keep + NEG_INF * (1.0 - keep)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TopKScores:
+  """Scores whose top_k filter (and class column) `counts` still applies.
+
+  `prepare` returns this for ``y_pred`` when ``top_k`` is set, so that on
+  CPU `counts` fuses Keras' filter into the threshold histogram (one read of
+  the scores, nothing of their size written); elsewhere `counts` filters
+  with `filter_top_k` and slices the class column, as `apply` does.
+
+  Attributes:
+    scores: the unfiltered float32 scores, shape ``(..., C)``.
+    k: the top_k.
+    class_id: ``None`` or the counted column of the last axis.
+    sample_weight: ``None`` or the weights before their broadcast to
+      `shape` (so the kernel can take one per row).
+  """
+
+  scores: jax.Array
+  k: int
+  class_id: int | None = None
+  sample_weight: jax.Array | None = None
+
+  @property
+  def shape(self) -> tuple:
+    """The shape of the filtered scores that are counted."""
+    if self.class_id is None:
+      return tuple(self.scores.shape)
+    return tuple(self.scores.shape[:-1]) + (1,)
+
+  @property
+  def ndim(self) -> int:
+    return len(self.shape)
+
+  def apply(self) -> jax.Array:
+    """The filtered (and sliced) scores, as Keras computes them."""
+    y_pred = filter_top_k(self.scores, self.k)
+    if self.class_id is not None:
+      y_pred = y_pred[..., self.class_id, None]
+    return y_pred
+
+  def _kernel_weights(self):
+    """The weights, one per row where they do not vary along the last axis."""
+    weights = self.sample_weight
+    if weights is None:
+      return None
+    weights = jnp.asarray(weights, jnp.float32)
+    if self.class_id is not None or weights.ndim == 0 or weights.shape[-1] == 1:
+      return jnp.broadcast_to(weights, self.scores.shape[:-1] + (1,))
+    return jnp.broadcast_to(weights, self.scores.shape)
+
+  def histogram(self, y_true, weights, grid: Thresholds) -> jax.Array:
+    """The flat ``(bucket, positive)`` histogram of the filtered scores.
+
+    Args:
+      y_true: labels of `shape` (the class column with ``class_id``).
+      weights: ``None`` or weights broadcast to `shape` (the XLA path's).
+      grid: the thresholds.
+    """
+    if weights is not None:
+      weights = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), self.shape)
+    if self.scores.ndim == 1:
+      # The whole batch is one row: as a (1, N) batch, no shard splits it.
+      sample_weight = self.sample_weight
+      if sample_weight is not None:
+        sample_weight = jnp.broadcast_to(sample_weight, self.shape)[None]
+      row = dataclasses.replace(self, scores=self.scores[None],
+                                sample_weight=sample_weight)
+      return row.histogram(jnp.asarray(y_true)[None],
+                           None if weights is None else weights[None], grid)
+
+    def native_path(y_true, scores, weights, kernel_weights):
+      del weights
+      mode, sorted_values = _kernel_mode(grid)
+      return native.top_k_threshold_histogram(
+          scores, y_true, kernel_weights, k=self.k, class_id=self.class_id,
+          mode=mode, num_thresholds=grid.size, sorted_thresholds=sorted_values)
+
+    def xla_path(y_true, scores, weights, kernel_weights):
+      del kernel_weights
+      y_pred = dataclasses.replace(self, scores=scores).apply()
+      return _xla_histogram(y_true, y_pred, weights, grid, 1, False)
+
+    if self.scores.size == 0:
+      return xla_path(y_true, self.scores, weights, None)
+    return native.on_cpu(native_path, xla_path, y_true, self.scores, weights,
+                         self._kernel_weights())
 
 
 def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None):
@@ -184,7 +317,8 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
 
   Returns:
     ``(y_true, y_pred, weights)`` of equal shapes (weights ``None`` if
-    ``sample_weight`` is).
+    ``sample_weight`` is). With ``top_k``, ``y_pred`` is a `TopKScores`
+    (of that shape) for `counts`; its `TopKScores.apply` gives the array.
   """
   y_pred = jnp.asarray(y_pred)
   y_true = jnp.asarray(y_true)
@@ -201,7 +335,6 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
       raise checks.fail(metric, f"top_k={top_k} needs y_pred with at least "
                         f"{top_k} entries on its last axis, got shape "
                         f"{tuple(y_pred.shape)}")
-    y_pred = filter_top_k(jnp.asarray(y_pred, jnp.float32), top_k)
   if class_id is not None:
     if y_pred.ndim < 2:
       raise checks.fail(metric, "class_id needs y_pred of shape (num_samples, "
@@ -210,9 +343,15 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
       raise checks.fail(metric, f"class_id={class_id} is out of range for "
                         f"y_pred of shape {tuple(y_pred.shape)}")
     y_true = y_true[..., class_id, None]
+  if top_k is not None:
+    # The filter is applied by `counts`, fused with the histogram on CPU.
+    y_pred = TopKScores(jnp.asarray(y_pred, jnp.float32), top_k, class_id)
+  elif class_id is not None:
     y_pred = y_pred[..., class_id, None]
   if weights is not None:
     checks.check_broadcast(metric, "sample_weight", weights, y_pred.shape)
+    if isinstance(y_pred, TopKScores):
+      y_pred = dataclasses.replace(y_pred, sample_weight=weights)
     weights = jnp.broadcast_to(weights, y_pred.shape)
   return y_true, y_pred, weights
 
