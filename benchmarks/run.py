@@ -22,6 +22,9 @@ import platform
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# Torch's OpenMP threads otherwise spin for a while after each update and take
+# the cores from whichever library the interleaved rounds time next.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import jax  # noqa: E402

@@ -143,15 +143,17 @@ def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Coun
       (counts of shape ``(T, labels)``); otherwise all elements are pooled.
 
   Returns:
-    `Counts` in the order of ``grid.values``: int32 if ``weights`` is None
-    (exact), float32 otherwise.
+    `Counts` in the order of ``grid.values``: exact integers if ``weights``
+    is None (float32 for batches of at most 2**24 elements per label, int32
+    beyond), float32 sums of weights otherwise.
   """
   y_true = jnp.asarray(y_true)
   if isinstance(y_pred, TopKScores):
     if multi_label:
       raise ValueError("top_k scores are counted on one pooled label")
     return _from_histogram(y_pred.histogram(y_true, weights, grid), grid,
-                           num_labels=1, multi_label=False)
+                           num_labels=1, multi_label=False,
+                           elements=y_true.size)
   y_pred = jnp.asarray(y_pred, jnp.float32)
   num_labels = y_pred.shape[-1] if multi_label else 1
   if weights is not None:
@@ -167,7 +169,8 @@ def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Coun
     return _xla_histogram(y_true, y_pred, weights, grid, num_labels, multi_label)
 
   hist = native.on_cpu(native_path, xla_path, y_true, y_pred, weights)
-  return _from_histogram(hist, grid, num_labels, multi_label)
+  return _from_histogram(hist, grid, num_labels, multi_label,
+                         elements=y_pred.size // max(num_labels, 1))
 
 
 def _kernel_mode(grid: Thresholds):
@@ -189,8 +192,16 @@ def _xla_histogram(y_true, y_pred, weights, grid, num_labels, multi_label):
       data.ravel(), mode="promise_in_bounds")
 
 
-def _from_histogram(hist, grid: Thresholds, num_labels, multi_label) -> Counts:
-  """`Counts` at every threshold from the flat histogram."""
+def _from_histogram(hist, grid: Thresholds, num_labels, multi_label,
+                    elements: int) -> Counts:
+  """`Counts` at every threshold from the flat histogram of ``elements``
+  scores per label.
+
+  Integer counts of a batch of at most 2**24 elements per label are returned
+  as float32, which holds them exactly: a `Wide` total then adds them in one
+  error-free sum instead of two (half the small XLA computations of an
+  update, which cost as much as the histogram on CPU).
+  """
   buckets = grid.size + 1
   hist = hist.reshape(num_labels, buckets, 2).transpose(1, 2, 0)  # (T+1, 2, L)
   # above[j] = everything in buckets > j, i.e. predicted positive at threshold j.
@@ -203,6 +214,8 @@ def _from_histogram(hist, grid: Thresholds, num_labels, multi_label) -> Counts:
     tp, fp, tn, fn = (x[order] for x in (tp, fp, tn, fn))
   if not multi_label:
     tp, fp, tn, fn = (x[:, 0] for x in (tp, fp, tn, fn))
+  if jnp.issubdtype(hist.dtype, jnp.integer) and elements <= 2**24:
+    tp, fp, tn, fn = (x.astype(jnp.float32) for x in (tp, fp, tn, fn))
   return Counts(tp, fp, tn, fn)
 
 
