@@ -3,9 +3,8 @@
 //
 // XLA:CPU does not fuse sibling reductions, so sum(t * p), sum(t) and sum(p)
 // read the inputs three times. This kernel reads them once and accumulates in
-// double (lanes of independent accumulators that the compiler vectorises
-// without reassociating), so the float32 results are at least as accurate as
-// XLA's pairwise float32 sums.
+// double, so the float32 results are at least as accurate as XLA's pairwise
+// float32 sums.
 
 #include <algorithm>
 #include <array>
@@ -17,46 +16,35 @@ namespace {
 
 using namespace jmetrics_native;  // NOLINT
 
-constexpr int64_t kLanes = 16;
 using Totals = std::array<double, 3>;
 
 // Adds sum(w t p), sum(w t), sum(w p) over [begin, end) to `totals` (w = 1
-// when `w` is null).
-void AddProductSums(const float* t, const float* p, const float* w,
-                    int64_t begin, int64_t end, Totals& totals) {
-  double tp[kLanes] = {}, ts[kLanes] = {}, ps[kLanes] = {};
-  int64_t i = begin;
+// when `w` is null), as OpenMP SIMD reductions: vector lanes of double
+// accumulators (GCC does not vectorise a float reduction unasked).
+void AddProductSums(const float* __restrict t, const float* __restrict p,
+                    const float* __restrict w, int64_t begin, int64_t end,
+                    Totals& totals) {
+  double tp = 0.0, ts = 0.0, ps = 0.0;
   if (w == nullptr) {
-    for (; i + kLanes <= end; i += kLanes) {
-      for (int64_t l = 0; l < kLanes; ++l) {
-        const double a = t[i + l], b = p[i + l];
-        tp[l] += a * b;
-        ts[l] += a;
-        ps[l] += b;
-      }
+#pragma omp simd reduction(+ : tp, ts, ps)
+    for (int64_t i = begin; i < end; ++i) {
+      const double a = t[i], b = p[i];
+      tp += a * b;
+      ts += a;
+      ps += b;
     }
   } else {
-    for (; i + kLanes <= end; i += kLanes) {
-      for (int64_t l = 0; l < kLanes; ++l) {
-        const double c = w[i + l];
-        const double a = t[i + l] * c, b = p[i + l] * c;
-        tp[l] += a * double(p[i + l]);
-        ts[l] += a;
-        ps[l] += b;
-      }
+#pragma omp simd reduction(+ : tp, ts, ps)
+    for (int64_t i = begin; i < end; ++i) {
+      const double c = w[i], a = t[i] * c, b = p[i];
+      tp += a * b;
+      ts += a;
+      ps += b * c;
     }
   }
-  for (; i < end; ++i) {
-    const double c = w == nullptr ? 1.0 : double(w[i]);
-    tp[0] += double(t[i]) * c * double(p[i]);
-    ts[0] += double(t[i]) * c;
-    ps[0] += double(p[i]) * c;
-  }
-  for (int64_t l = 0; l < kLanes; ++l) {
-    totals[0] += tp[l];
-    totals[1] += ts[l];
-    totals[2] += ps[l];
-  }
+  totals[0] += tp;
+  totals[1] += ts;
+  totals[2] += ps;
 }
 
 ffi::Error ProductSums(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> t,
