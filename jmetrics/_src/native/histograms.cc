@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "parallel.h"
 
@@ -42,6 +43,14 @@ ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores
   const float* th = sorted_thresholds.typed_data();
   const float scale = static_cast<float>(t - 1);
   const int32_t lowest = mode == 1 ? 1 : 0;
+  // Blocks start at a row (see ParallelHistogram), so element j of every
+  // block has label index j % L: its key offset is the same in every block.
+  const int64_t block =
+      std::max<int64_t>(num_labels, kBlockElements / num_labels * num_labels);
+  std::vector<int32_t> offsets(block);
+  for (int64_t j = 0; j < block; ++j)
+    offsets[j] = static_cast<int32_t>((j % num_labels) * (t + 1));
+  const int32_t* label_offsets = offsets.data();
   return WithLabels(labels, [&](const auto* y) {
     auto make_keys = [=](int64_t begin, int64_t end, int32_t* keys) {
       // Locals, not the captures: a store to `keys` could alias a captured
@@ -49,7 +58,6 @@ ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores
       const int64_t count = end - begin, labels_per_row = num_labels;
       const float grid_scale = scale;
       const int32_t first_bucket = lowest;
-      const int32_t label_stride = int32_t(t + 1);
       const float* __restrict s_in = p + begin;
       const auto* __restrict y_in = y + begin;
       int32_t* __restrict out = keys;
@@ -67,18 +75,13 @@ ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores
           out[i] = s != s ? 1 : k;
         }
       }
-      // Chunks and blocks start at a row, so element j of the block has label
-      // index j % L.
       if (labels_per_row == 1) {
         for (int64_t j = 0; j < count; ++j)
           out[j] = (out[j] << 1) | int32_t(y_in[j] != 0);
       } else {
-        for (int64_t row = 0; row < count; row += labels_per_row) {
-          for (int64_t l = 0; l < labels_per_row; ++l)
-            out[row + l] =
-                ((int32_t(l) * label_stride + out[row + l]) << 1) |
-                int32_t(y_in[row + l] != 0);
-        }
+        const int32_t* __restrict offset = label_offsets;
+        for (int64_t j = 0; j < count; ++j)
+          out[j] = ((offset[j] + out[j]) << 1) | int32_t(y_in[j] != 0);
       }
     };
     return Histogram(pool, n, num_labels, weights, out, make_keys);
