@@ -33,7 +33,7 @@ def test_kernels_build_where_a_compiler_exists():
   assert native.available()
 
 
-def _threshold_reference(scores, labels, weights, mode, thresholds, num_labels):
+def threshold_reference(scores, labels, weights, mode, thresholds, num_labels):
   """Counts of (label index, bucket, positive) from the kernel's definition."""
   scores = np.asarray(scores, np.float32).reshape(-1)
   t = len(thresholds)
@@ -91,7 +91,7 @@ def test_threshold_histogram_matches_definition(jit, n, mode, num_labels, weight
   fn = jax.jit(run) if jit else run
   got = fn(jnp.asarray(scores), jnp.asarray(labels),
            None if weights is None else jnp.asarray(weights))
-  expected = _threshold_reference(scores, labels, weights, mode, thresholds,
+  expected = threshold_reference(scores, labels, weights, mode, thresholds,
                                   num_labels)
   assert got.dtype == (jnp.float32 if weighted else jnp.int32)
   np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=1e-6)
@@ -109,7 +109,7 @@ def test_threshold_histogram_reads_every_label_dtype(dtype):
   got = native.threshold_histogram(
       jnp.asarray(scores), jnp.asarray(labels), None, mode=native.EVENLY,
       num_thresholds=11, num_labels=1)
-  expected = _threshold_reference(scores, labels.astype(np.float32), None,
+  expected = threshold_reference(scores, labels.astype(np.float32), None,
                                   native.EVENLY, [0.0] * 11, 1)
   np.testing.assert_array_equal(np.asarray(got), expected)
 

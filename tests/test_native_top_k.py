@@ -31,6 +31,7 @@ from jmetrics._src import confusion as cm  # noqa: E402
 from jmetrics._src import native  # noqa: E402
 from jmetrics._src import thresholds as th  # noqa: E402
 from tests import harness  # noqa: E402
+from tests import test_native  # noqa: E402
 
 N = 16  # metric batch size: divisible by the 8 devices of the pmap modes
 TINY = np.finfo(np.float32).tiny
@@ -94,23 +95,10 @@ def _filtered_reference(scores, k, class_id):
 
 
 def _histogram_reference(filtered, labels, weights, mode, thresholds):
-  """Counts of (bucket, positive), the threshold kernel's definition."""
-  s = _flush(filtered).reshape(-1)
-  t = len(thresholds)
-  with np.errstate(invalid="ignore"):
-    if mode == native.SORTED:
-      bucket = (s[:, None] > np.asarray(thresholds, np.float32)).sum(1)
-    else:
-      scaled = np.clip(s, 0, 1) * np.float32(t - 1)
-      bucket = np.ceil(np.nan_to_num(scaled)).astype(np.int64)
-      bucket = np.where(np.isnan(s), 1, bucket)
-      if mode == native.EVENLY_WITH_EPSILON:
-        bucket = np.maximum(bucket, 1)
-  positive = np.asarray(labels).reshape(-1).astype(np.float32) != 0
-  out = np.zeros((t + 1) * 2, np.float64)
-  np.add.at(out, bucket * 2 + positive,
-            1.0 if weights is None else np.asarray(weights, np.float64).reshape(-1))
-  return out
+  """Counts of (bucket, positive), the threshold kernel's definition, on the
+  filtered scores with denormals flushed (as the comparisons see them)."""
+  return test_native.threshold_reference(_flush(filtered), labels, weights,
+                                         mode, thresholds, num_labels=1)
 
 
 # -- inputs -----------------------------------------------------------------------
