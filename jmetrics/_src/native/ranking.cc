@@ -311,6 +311,17 @@ inline void MergeLanes(I64v* best) {
   for (int i = 0; i < K; ++i) best[i] = merged[i];
 }
 
+// Inserts `e` into each lane's K best entries, kept sorted in `best` (one
+// pass of min/max exchanges; the smallest falls off the end).
+template <int K>
+inline void InsertSorted(I64v* best, I64v e) {
+  for (int i = 0; i < K; ++i) {
+    const I64v hi = Max(best[i], e);
+    e = Min(best[i], e);
+    best[i] = hi;
+  }
+}
+
 // Small k: each lane keeps its K best entries, sorted, in K registers (one
 // pass of min/max exchanges); sorted merges of lane pairs (l with l ^ 1 for
 // 4 lanes or more, then l ^ 2 for 8) and a last merge of halves give the
@@ -319,13 +330,7 @@ template <int K>
 void TopKNetwork(const float* x, int64_t c, int32_t* kept) {
   I64v best[K];
   for (int i = 0; i < K; ++i) best[i] = Broadcast(kNone);
-  auto insert = [&best](I64v e) {
-    for (int i = 0; i < K; ++i) {
-      const I64v hi = Max(best[i], e);
-      e = Min(best[i], e);
-      best[i] = hi;
-    }
-  };
+  auto insert = [&best](I64v e) { InsertSorted<K>(best, e); };
   I32w low2;
   for (int l = 0; l < 2 * kLanes; ++l) low2[l] = int32_t(~uint32_t(l));
   int64_t j = 0;
@@ -358,13 +363,7 @@ void TopKNetworkTwoRows(const float* x0, const float* x1, int64_t c,
                         int32_t* kept0, int32_t* kept1) {
   I64v best[K];
   for (int i = 0; i < K; ++i) best[i] = Broadcast(kNone);
-  auto insert = [&best](I64v e) {
-    for (int i = 0; i < K; ++i) {
-      const I64v hi = Max(best[i], e);
-      e = Min(best[i], e);
-      best[i] = hi;
-    }
-  };
+  auto insert = [&best](I64v e) { InsertSorted<K>(best, e); };
   // Eight entries of each row: row 0's in the low 256 bits, row 1's in the
   // high, interleaved with their ~indices within 128-bit lanes (as in
   // PackedPair), so that lanes 0-3 hold row 0 and lanes 4-7 row 1.
