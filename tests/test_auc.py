@@ -329,7 +329,11 @@ def test_empty_state_computes_to_zero(config):
   if metric.curve == "ROC":
     assert float(metric.tie_bound(metric.init())) == 0.0
   shape = (200, 3) if metric.multi_label else (200,)
-  assert all(leaf.shape == shape for leaf in jax.tree.leaves(metric.init()))
+  state = metric.init()
+  cells = (state.tp, state.fp, state.tn, state.fn)
+  assert all(leaf.shape == shape for leaf in jax.tree.leaves(cells))
+  # The four totals are stacked: an update returns two arrays, not eight.
+  assert [leaf.shape for leaf in jax.tree.leaves(state)] == [(4, *shape)] * 2
 
 
 def test_dtype_casts_the_result():

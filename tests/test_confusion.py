@@ -449,7 +449,10 @@ def test_config_matches_keras(ours, theirs, args, kwargs):
     assert getattr(custom, key) == frozen
   # Keras' parsed thresholds (with its defaults) are the kernel grid's values.
   assert list(custom.grid.values) == [float(t) for t in keras_custom.thresholds]
-  state_shapes = {leaf.shape for leaf in jax.tree.leaves(custom.init())}
+  state = custom.init()
+  if isinstance(state, th.ConfusionState):  # four totals, stacked
+    state = (state.tp, state.fp, state.tn, state.fn)
+  state_shapes = {leaf.shape for leaf in jax.tree.leaves(state)}
   assert state_shapes == {(len(keras_custom.thresholds),)}
   assert custom == ours(*args, name="custom", dtype="float32", **kwargs)
   assert hash(custom) == hash(ours(*args, name="custom", dtype="float32", **kwargs))

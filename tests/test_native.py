@@ -20,6 +20,7 @@ import pytest
 from sklearn import metrics as sk_metrics
 
 from jmetrics._src import native
+from jmetrics._src import wide
 
 # More than one 2**16-element chunk, and not a multiple of the block size.
 SIZES = (0, 1, 1000, 3 * 2**16 + 17)
@@ -256,3 +257,112 @@ def test_product_sums_match_float64_sums():
     c = np.ones(n) if weights is None else w.astype(np.float64)
     expected = [np.sum(c * t * p), np.sum(c * t), np.sum(c * p)]
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
+
+
+def _cumulative_cells(hist, t, num_labels):
+  """TP, FP, TN, FN of shape (T, labels) from a flat (label, bucket,
+  positive) histogram, in float64 (exact for the integer counts here)."""
+  h = np.asarray(hist, np.float64).reshape(num_labels, t + 1, 2)
+  above = np.cumsum(h[:, ::-1], axis=1)[:, ::-1][:, 1:]  # buckets > j
+  total = h.sum(axis=1)
+  tp, fp = above[..., 1].T, above[..., 0].T
+  return np.stack([tp, fp, total[:, 0] - fp, total[:, 1] - tp])
+
+
+@pytest.mark.parametrize("num_labels", [1, 3])
+@pytest.mark.parametrize("cells", [(0, 1, 2, 3), (0, 1), (0, 3), (2,), "stacked"])
+@pytest.mark.parametrize("permuted", [False, True])
+def test_threshold_totals_add_exact_counts(num_labels, cells, permuted):
+  """Integer counts, also past 2**24 per cell, land exactly: the new pair is
+  the total rounded to float32 and the exact rest, as `wide` keeps it."""
+  native.available()
+  rng = np.random.default_rng(len(str(cells)) + num_labels)
+  t = 7
+  hist = rng.integers(0, 2**27, num_labels * (t + 1) * 2).astype(np.int32)
+  hist[::5] = rng.integers(0, 40, hist[::5].size)  # small and large bins
+  positions = rng.permutation(t).astype(np.int32) if permuted else None
+  expected = _cumulative_cells(hist, t, num_labels)
+  if permuted:
+    expected = expected[:, positions]
+  kept = (0, 1, 2, 3) if cells == "stacked" else cells
+  shape = (t, num_labels) if num_labels > 1 else (t,)
+  start = rng.integers(0, 2**40, (4, *shape)).astype(np.float64)
+  start_hi = start.astype(np.float32)
+  start_lo = (start - start_hi).astype(np.float32)
+  if cells == "stacked":
+    totals = [(start_hi, start_lo)]
+  else:
+    totals = [(start_hi[i], start_lo[i]) for i in cells]
+
+  @jax.jit
+  def add(hist, totals):
+    return native.threshold_totals(
+        hist, totals, cells=sum(1 << i for i in kept), num_thresholds=t,
+        num_labels=num_labels, positions=positions)
+
+  got = add(hist, totals)
+  got_hi = np.concatenate([np.asarray(hi).reshape(-1, *shape) for hi, _ in got])
+  got_lo = np.concatenate([np.asarray(lo).reshape(-1, *shape) for _, lo in got])
+  want = start[list(kept)] + expected[list(kept)].reshape(-1, *shape)
+  assert np.all(want < 2**47)
+  np.testing.assert_array_equal(got_hi, want.astype(np.float32))
+  np.testing.assert_array_equal(got_hi.astype(np.float64) + got_lo, want)
+
+
+def test_threshold_totals_round_weighted_sums_once():
+  native.available()
+  rng = np.random.default_rng(3)
+  t, num_labels = 9, 2
+  hist = rng.random(num_labels * (t + 1) * 2, dtype=np.float32) * 1000
+  start = rng.random((4, t, num_labels)) * 1e6
+  start_hi = start.astype(np.float32)
+  start_lo = (start - start_hi).astype(np.float32)
+  (hi, lo), = jax.jit(lambda h, s: native.threshold_totals(
+      h, [s], cells=15, num_thresholds=t, num_labels=num_labels))(
+          hist, (start_hi, start_lo))
+  want = (start_hi.astype(np.float64) + start_lo
+          + _cumulative_cells(hist, t, num_labels).astype(np.float32))
+  np.testing.assert_allclose(np.asarray(hi, np.float64) + np.asarray(lo), want,
+                             rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("grid", [
+    dict(num_thresholds=50), dict(thresholds=[0.9, 0.1, 0.5, 0.3])])
+def test_threshold_update_is_the_xla_update(weighted, grid):
+  """On CPU an AUC update is two native calls; XLA's path gives the same
+  state: bit for bit for counts, to float32 rounding for weighted sums."""
+  from jmetrics import AUC  # pylint: disable=g-import-not-at-top
+  from jmetrics._src import thresholds as thr  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(11)
+  n = 3 * 2**16 + 5
+  y_true = rng.random(n) < 0.4
+  y_pred = rng.random(n, dtype=np.float32)
+  weights = rng.random(n, dtype=np.float32) if weighted else None
+  metric = AUC(**grid)
+  state = jax.jit(metric.update)(metric.init(), y_true, y_pred, weights)
+  state = jax.jit(metric.update)(state, y_true, y_pred, weights)
+
+  def xla_update(state):
+    y_t, y_p, w = thr.prepare(metric, y_true, y_pred, weights)
+    hist = thr._xla_histogram(jnp.asarray(y_t), jnp.asarray(y_p, jnp.float32),
+                              w, metric.grid, 1, False)
+    batch = thr._from_histogram(hist, metric.grid, 1, False, n)
+    return thr.ConfusionState(wide.wide_add_counts(state.counts, jnp.stack(batch)))
+
+  expected = jax.jit(lambda s: xla_update(xla_update(s)))(metric.init())
+  if weighted:
+    # The kernel sums the batch in double and rounds each cell once; XLA's
+    # path sums in float32 (its tn may come out at -0.0078 for 0). Both are
+    # held to the definition, the kernel to float32 rounding.
+    above = y_pred[:, None] > np.asarray(metric.grid.values, np.float32)
+    w = 2 * weights.astype(np.float64)[:, None]
+    tp, fp = (w * above * y_true[:, None]).sum(0), (w * above * ~y_true[:, None]).sum(0)
+    reference = np.stack([tp, fp, (w * ~y_true[:, None]).sum() - fp,
+                          (w * y_true[:, None]).sum() - tp])
+    value = lambda s: np.asarray(s.counts.hi, np.float64) + np.asarray(s.counts.lo)
+    np.testing.assert_allclose(value(state), reference, rtol=3e-7, atol=1e-9)
+    np.testing.assert_allclose(value(expected), reference, rtol=1e-5, atol=0.1)
+  else:
+    for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(expected)):
+      np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -347,9 +347,8 @@ class AUC(base.Metric):
       checks.check_broadcast(self, "label_weights", label_weights, y_pred.shape)
       label_weights = jnp.broadcast_to(label_weights, y_pred.shape)
       weights = label_weights if weights is None else weights * label_weights
-    batch = thr.counts(y_true, y_pred, weights, self.grid,
-                       multi_label=self.multi_label)
-    return thr.accumulate(state, batch)
+    return thr.accumulate(state, y_true, y_pred, weights, self.grid,
+                          multi_label=self.multi_label)
 
   def compute(self, state: thr.ConfusionState) -> jax.Array:
     """The AUC (float32 scalar, or ``dtype``); 0 for an empty state."""
@@ -535,9 +534,9 @@ class MeanAveragePrecision(base.Metric):
           f"y_pred {checks.shape_of(y_pred)}")
     # The evenly spaced grid clips scores to [0, 1], so every score exceeds
     # the first threshold (-eps) and tp[0] holds all positives.
-    batch = thr.counts(y_true, y_pred, weights, self.grid, multi_label=True)
-    return MeanAveragePrecisionState(wide.wide_add_counts(state.tp, batch.tp),
-                                     wide.wide_add_counts(state.fp, batch.fp))
+    totals = thr.add_batch(thr.Counts(tp=state.tp, fp=state.fp, tn=None, fn=None),
+                           y_true, y_pred, weights, self.grid, multi_label=True)
+    return MeanAveragePrecisionState(totals.tp, totals.fp)
 
   def average_precision(self, state) -> jax.Array:
     """The AP of each label, float32 ``(num_labels,)``."""

@@ -110,13 +110,14 @@ def _check_unit(metric, name, value):
 # -- shared update and result ------------------------------------------------------
 
 
-def _batch_counts(metric, grid, y_true, y_pred, sample_weight):
-  """One batch's `thresholds.Counts` at ``grid`` (with top_k/class_id if set)."""
+def _add_batch(metric, grid, totals, y_true, y_pred, sample_weight):
+  """``totals`` with one batch's counts at ``grid`` added (with top_k and
+  class_id if set); see `thresholds.add_batch`."""
   y_true, y_pred, weights = thresholds_lib.prepare(
       metric, y_true, y_pred, sample_weight,
       top_k=getattr(metric, "top_k", None),
       class_id=getattr(metric, "class_id", None))
-  return thresholds_lib.counts(y_true, y_pred, weights, grid)
+  return thresholds_lib.add_batch(totals, y_true, y_pred, weights, grid)
 
 
 def _per_threshold(metric, values: jax.Array, grid) -> jax.Array:
@@ -171,9 +172,10 @@ class _ConfusionCount(base.Metric):
     Raises:
       ValueError: if shapes do not correspond (at trace time).
     """
-    batch = _batch_counts(self, self.grid, y_true, y_pred, sample_weight)
-    cell = getattr(batch, self._CELL)
-    return ConfusionCountState(wide.wide_add_counts(state.count, cell))
+    totals = thresholds_lib.Counts(None, None, None, None)._replace(
+        **{self._CELL: state.count})
+    totals = _add_batch(self, self.grid, totals, y_true, y_pred, sample_weight)
+    return ConfusionCountState(getattr(totals, self._CELL))
 
   def compute(self, state: ConfusionCountState) -> jax.Array:
     return _per_threshold(self, wide.wide_value(state.count), self.grid)
@@ -312,8 +314,8 @@ class _TopKRatio(base.Metric):
   def _zeros(self) -> wide.Wide:
     return wide.wide_zeros((self.grid.size,))
 
-  def _counts(self, y_true, y_pred, sample_weight):
-    return _batch_counts(self, self.grid, y_true, y_pred, sample_weight)
+  def _add_batch(self, totals, y_true, y_pred, sample_weight):
+    return _add_batch(self, self.grid, totals, y_true, y_pred, sample_weight)
 
 
 @base.metric_dataclass
@@ -357,9 +359,10 @@ class Precision(_TopKRatio):
   def update(self, state: PrecisionState, y_true, y_pred,
              sample_weight=None) -> PrecisionState:
     """Adds a batch of labels, scores and optional weights (see `TruePositives`)."""
-    batch = self._counts(y_true, y_pred, sample_weight)
-    return PrecisionState(wide.wide_add_counts(state.tp, batch.tp),
-                          wide.wide_add_counts(state.fp, batch.fp))
+    totals = self._add_batch(
+        thresholds_lib.Counts(tp=state.tp, fp=state.fp, tn=None, fn=None),
+        y_true, y_pred, sample_weight)
+    return PrecisionState(totals.tp, totals.fp)
 
   def compute(self, state: PrecisionState) -> jax.Array:
     tp, fp = wide.wide_value(state.tp), wide.wide_value(state.fp)
@@ -398,9 +401,10 @@ class Recall(_TopKRatio):
   def update(self, state: RecallState, y_true, y_pred,
              sample_weight=None) -> RecallState:
     """Adds a batch of labels, scores and optional weights (see `TruePositives`)."""
-    batch = self._counts(y_true, y_pred, sample_weight)
-    return RecallState(wide.wide_add_counts(state.tp, batch.tp),
-                       wide.wide_add_counts(state.fn, batch.fn))
+    totals = self._add_batch(
+        thresholds_lib.Counts(tp=state.tp, fp=None, tn=None, fn=state.fn),
+        y_true, y_pred, sample_weight)
+    return RecallState(totals.tp, totals.fn)
 
   def compute(self, state: RecallState) -> jax.Array:
     tp, fn = wide.wide_value(state.tp), wide.wide_value(state.fn)
@@ -449,8 +453,8 @@ class _AtConstraint(base.Metric):
   def update(self, state: thresholds_lib.ConfusionState, y_true, y_pred,
              sample_weight=None) -> thresholds_lib.ConfusionState:
     """Adds a batch of labels, scores and optional weights (see `TruePositives`)."""
-    batch = _batch_counts(self, self.grid, y_true, y_pred, sample_weight)
-    return thresholds_lib.accumulate(state, batch)
+    return thresholds_lib.ConfusionState(_add_batch(
+        self, self.grid, state.counts, y_true, y_pred, sample_weight))
 
   def _curves(self, counts: thresholds_lib.Counts):
     """``(constrained, dependent)`` values at each threshold."""

@@ -19,6 +19,7 @@ TPU lowerings keep the XLA path (a scatter there is already parallel).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -100,7 +101,9 @@ def _build() -> pathlib.Path:
     if done.returncode == 0:
       os.replace(tmp, target)
       return target
-    os.unlink(tmp)
+    # A failed link may have removed the output already.
+    with contextlib.suppress(FileNotFoundError):
+      os.unlink(tmp)
     errors.append(done.stderr.strip()[-2000:])
   raise OSError("compiling the native kernels failed:\n" + "\n".join(errors))
 
@@ -173,18 +176,47 @@ def on_cpu(native_path, xla_path, *args, per_row: bool = False):
                                   len(leaves), per_row), on_operands)
 
   def native_varying(*operands):
-    # Inside shard_map a foreign call's result is typed as replicated; it
-    # varies over the manual axes its inputs vary over, as XLA's path does.
-    def cast(x):
-      missing = tuple(sorted(varying - _varying_axes(x)))
-      return jax.lax.pcast(x, missing, to="varying") if missing else x
-    return jax.tree.map(cast, sharded(*operands))
+    return _vary_over(varying, sharded(*operands))
 
   def xla_operands(*operands):
     return xla_path(*treedef.unflatten(operands[:len(leaves)]))
 
   return jax.lax.platform_dependent(*operands, cpu=native_varying,
                                     default=xla_operands)
+
+
+def small_on_cpu(native_path, xla_path, *args):
+  """``native_path(*args)`` on CPU when the kernels are available, else XLA's,
+  for computations on state-sized operands.
+
+  Unlike `on_cpu` there is no partition rule: under ``jit`` with shardings
+  the operands are replicated, as they are for XLA's path.
+  """
+  if not available():
+    return xla_path(*args)
+  leaves, treedef = jax.tree.flatten(args)
+  varying = frozenset().union(*map(_varying_axes, leaves))
+
+  def native_varying(*leaves):
+    return _vary_over(varying, native_path(*treedef.unflatten(leaves)))
+
+  def xla_leaves(*leaves):
+    return xla_path(*treedef.unflatten(leaves))
+
+  return jax.lax.platform_dependent(*leaves, cpu=native_varying,
+                                    default=xla_leaves)
+
+
+def _vary_over(varying, result):
+  """``result`` cast to vary over the shard_map axes in ``varying``.
+
+  Inside shard_map a foreign call's result is typed as replicated; it varies
+  over the manual axes its inputs vary over, as XLA's path does.
+  """
+  def cast(x):
+    missing = tuple(sorted(varying - _varying_axes(x)))
+    return jax.lax.pcast(x, missing, to="varying") if missing else x
+  return jax.tree.map(cast, result)
 
 
 def _partitioned(histogram, on_shards, leaves, num_batched, per_row):
@@ -319,6 +351,39 @@ def threshold_histogram(scores, labels, weights, *, mode: int,
       _no_weights() if weights is None else weights.astype(jnp.float32).ravel(),
       sorted_thresholds, mode=mode, num_thresholds=num_thresholds,
       num_labels=num_labels)
+
+
+def threshold_totals(histogram, totals, *, cells: int, num_thresholds: int,
+                     num_labels: int, positions=None) -> list:
+  """Running totals with a `threshold_histogram` added, in one call.
+
+  Args:
+    histogram: the flat histogram (int32 counts or float32 sums of weights).
+    totals: `wide.Wide` totals for the bits set in ``cells`` (1 TP, 2 FP,
+      4 TN, 8 FN), in that order: each of shape ``(T,)`` or
+      ``(T, num_labels)``, or several consecutive ones stacked on a leading
+      axis.
+    cells: which of TP, FP, TN, FN ``totals`` hold.
+    num_thresholds: T.
+    num_labels: as for the histogram.
+    positions: ``None`` if the totals are in the grid's sorted order, else
+      int32 ``(T,)``, the sorted position of each threshold in their order.
+
+  Returns:
+    The totals with the batch added, as ``(hi, lo)`` pairs in a list.
+  """
+  flat = [x for total in totals for x in total]
+  if positions is None:
+    positions = jnp.zeros((0,), jnp.int32)
+  outs = jax.ffi.ffi_call(
+      "JmetricsThresholdTotals",
+      [jax.ShapeDtypeStruct(x.shape, jnp.float32) for x in flat],
+      vmap_method="sequential")(
+          histogram, jnp.asarray(positions, jnp.int32),
+          *(x.astype(jnp.float32) for x in flat),
+          num_thresholds=np.int64(num_thresholds),
+          num_labels=np.int64(num_labels), cells=np.int64(cells))
+  return [tuple(outs[i:i + 2]) for i in range(0, len(outs), 2)]
 
 
 def pair_histogram(y_true, y_pred, weights, num_classes: int) -> jax.Array:
