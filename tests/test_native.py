@@ -7,6 +7,7 @@ and run the histogram metrics' oracle tests once more with the kernels off.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -366,3 +367,21 @@ def test_threshold_update_is_the_xla_update(weighted, grid):
   else:
     for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(expected)):
       np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_threshold_update_is_one_native_call():
+  """On CPU an AUC update compiles to the fused kernel alone: each extra
+  computation or returned array costs microseconds, a good part of an
+  update of a small batch."""
+  from jmetrics import AUC  # pylint: disable=g-import-not-at-top
+  native.available()
+  metric = AUC(num_thresholds=200)
+  x = jnp.zeros(2**16)
+  hlo = jax.jit(metric.update).lower(metric.init(), x, x).compile().as_text()
+  entry = hlo[hlo.index("ENTRY"):]
+  # "%name = <shape or (tuple of shapes)> <opcode>(operands), ..."
+  ops = re.findall(r"= (?:\([^)]*\)|\S+) ([\w-]+)\(", entry)
+  assert [op for op in ops if op not in ("parameter", "constant")] == [
+      "custom-call"], entry
+  assert 'custom_call_target="JmetricsThresholdUpdate"' in entry
+  assert len(jax.tree.leaves(metric.init())) == 2

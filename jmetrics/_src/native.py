@@ -140,7 +140,8 @@ def _load() -> bool:
   return True
 
 
-def on_cpu(native_path, xla_path, *args, per_row: bool = False):
+def on_cpu(native_path, xla_path, *args, per_row: bool = False,
+           num_batched: int | None = None, sharded=None):
   """``native_path(*args)`` on CPU when the kernels are available, else XLA's.
 
   Both paths must give the same result: a sum over the leading axis of
@@ -150,10 +151,22 @@ def on_cpu(native_path, xla_path, *args, per_row: bool = False):
   (see `_partitioned`): a batch sharded on its leading axis costs one
   all-reduce of a histogram, and nothing for per-row results, never a gather
   of the inputs.
+
+  Args:
+    native_path, xla_path: the two paths, called with ``args``.
+    *args: pytrees of arrays; the first ``num_batched`` (default: all) lead
+      with the batch axis, the others (running totals, say) are replicated.
+    per_row: whether the result has one row per batch row.
+    num_batched: how many of ``args`` lead with the batch axis.
+    sharded: ``sharded(axes, *args)``, the result from one device's shard of
+      a batch split over the mesh ``axes``; by default ``native_path``'s
+      result summed over ``axes`` (or, with ``per_row``, kept per device).
   """
   if not available():
     return xla_path(*args)
+  num_batched = len(args) if num_batched is None else num_batched
   leaves, treedef = jax.tree.flatten(args)
+  batched_leaves = len(jax.tree.leaves(args[:num_batched]))
   varying = frozenset().union(*map(_varying_axes, leaves))
   # The partitioned call takes no closed-over constants (such as a list of
   # thresholds): they become trailing operands, replicated.
@@ -167,16 +180,20 @@ def on_cpu(native_path, xla_path, *args, per_row: bool = False):
                                *operands[:len(leaves)])
     return result_tree.unflatten(outs)
 
-  def on_shards(*shards):
+  def on_shards(axes, *shards):
     # Traced anew at the shard shapes, which the reshapes inside depend on.
-    return native_path(*treedef.unflatten(shards[:len(leaves)]))
+    shards = treedef.unflatten(shards[:len(leaves)])
+    if axes and sharded is not None:
+      return sharded(axes, *shards)
+    out = native_path(*shards)
+    return jax.lax.psum(out, axes) if axes and not per_row else out
 
   operands = (*leaves, *consts)
-  sharded = _batched(_partitioned(on_operands, on_shards, operands,
-                                  len(leaves), per_row), on_operands)
+  partitioned = _batched(_partitioned(on_operands, on_shards, operands,
+                                      batched_leaves, per_row), on_operands)
 
   def native_varying(*operands):
-    return _vary_over(varying, sharded(*operands))
+    return _vary_over(varying, partitioned(*operands))
 
   def xla_operands(*operands):
     return xla_path(*treedef.unflatten(operands[:len(leaves)]))
@@ -223,11 +240,12 @@ def _partitioned(histogram, on_shards, leaves, num_batched, per_row):
   """``histogram`` with an SPMD rule: shards of the leading axis count apart.
 
   Under ``jit`` with a batch sharded on its leading axis, every device
-  histograms its own rows and one ``psum`` of the result combines them, as
-  the partitioner does for XLA's scatter (``per_row``: each device keeps its
-  rows of the result, sharded as the inputs). Any other layout (the leading
-  axis unsharded, or not divisible by its shards) is replicated first, and
-  so are the leaves from ``num_batched`` on.
+  histograms its own rows and ``on_shards(axes, *shards)`` combines them
+  (one ``psum`` of the result, as the partitioner does for XLA's scatter;
+  ``per_row``: each device keeps its rows of the result, sharded as the
+  inputs). Any other layout (the leading axis unsharded, or not divisible by
+  its shards) is replicated first, and so are the leaves from
+  ``num_batched`` on.
   """
   fn = custom_partitioning.custom_partitioning(histogram)
   first = leaves[0].shape
@@ -251,16 +269,16 @@ def _partitioned(histogram, on_shards, leaves, num_batched, per_row):
         for i, arg in enumerate(arg_shapes))
 
     def lower(*shards):
-      out = on_shards(*shards)
-      return jax.lax.psum(out, axes) if axes and not per_row else out
+      return on_shards(axes, *shards)
 
     return mesh, lower, infer(mesh, arg_shapes, None), arg_shardings
 
   def infer(mesh, arg_shapes, result_shape):
     del result_shape
     axes = batch_axes(mesh, arg_shapes) if per_row else ()
-    return jax.sharding.NamedSharding(
+    sharding = jax.sharding.NamedSharding(
         mesh, jax.sharding.PartitionSpec(axes or None))
+    return jax.tree.map(lambda _: sharding, result)
 
   # Leaves that start with the batch axis share its factor; every other
   # dimension is a factor of its own.
@@ -273,7 +291,8 @@ def _partitioned(histogram, on_shards, leaves, num_batched, per_row):
   result = jax.eval_shape(histogram, *leaves)
   rule = (", ".join(factors(leaf.shape, i < num_batched and _leads(leaf, first))
                     for i, leaf in enumerate(leaves))
-          + " -> " + factors(result.shape, per_row))
+          + " -> " + ", ".join(factors(out.shape, per_row)
+                               for out in jax.tree.leaves(result)))
   fn.def_partition(partition=partition, infer_sharding_from_operands=infer,
                    sharding_rule=rule)
   return fn
@@ -292,7 +311,8 @@ def _batched(fn, unbatched):
   def rule(axis_size, in_batched, *leaves):
     leaves = [x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
               for x, batched in zip(leaves, in_batched)]
-    return jax.lax.map(lambda xs: unbatched(*xs), leaves), True
+    out = jax.lax.map(lambda xs: unbatched(*xs), leaves)
+    return out, jax.tree.map(lambda _: True, out)
 
   return fn
 
@@ -382,6 +402,40 @@ def threshold_totals(histogram, totals, *, cells: int, num_thresholds: int,
           histogram, jnp.asarray(positions, jnp.int32),
           *(x.astype(jnp.float32) for x in flat),
           num_thresholds=np.int64(num_thresholds),
+          num_labels=np.int64(num_labels), cells=np.int64(cells))
+  return [tuple(outs[i:i + 2]) for i in range(0, len(outs), 2)]
+
+
+def threshold_update(scores, labels, weights, totals, *, mode: int,
+                     num_thresholds: int, num_labels: int, cells: int,
+                     sorted_thresholds=None, positions=None) -> list:
+  """`threshold_totals` of `threshold_histogram`, in one call.
+
+  Args:
+    scores, labels, weights, mode, num_thresholds, num_labels,
+      sorted_thresholds: as for `threshold_histogram`.
+    totals, cells, positions: as for `threshold_totals`.
+
+  Returns:
+    The totals with the batch added, as ``(hi, lo)`` pairs in a list.
+  """
+  if np.dtype(labels.dtype) not in _LABEL_DTYPES:
+    labels = labels != 0
+  if sorted_thresholds is None:
+    sorted_thresholds = jnp.zeros((0,), jnp.float32)
+  if positions is None:
+    positions = jnp.zeros((0,), jnp.int32)
+  flat = [x for total in totals for x in total]
+  outs = jax.ffi.ffi_call(
+      "JmetricsThresholdUpdate",
+      [jax.ShapeDtypeStruct(x.shape, jnp.float32) for x in flat],
+      vmap_method="sequential")(
+          scores.astype(jnp.float32).ravel(), labels.ravel(),
+          _no_weights() if weights is None
+          else weights.astype(jnp.float32).ravel(),
+          sorted_thresholds, jnp.asarray(positions, jnp.int32),
+          *(x.astype(jnp.float32) for x in flat),
+          mode=np.int64(mode), num_thresholds=np.int64(num_thresholds),
           num_labels=np.int64(num_labels), cells=np.int64(cells))
   return [tuple(outs[i:i + 2]) for i in range(0, len(outs), 2)]
 

@@ -19,10 +19,10 @@ counts at every threshold: O(N + T) time and O(T) memory.
 
 On CPU the histogram is the native multi-threaded kernel (`native`), which
 computes the same buckets in the same float32 arithmetic; elsewhere it is an
-XLA scatter-add. Metrics add a batch with `add_batch`: on CPU a second native
-call turns the histogram into the new exact totals (cumulative sums and
-error-free adds), where XLA would run a tail of about twenty tiny
-computations costing a third of the histogram.
+XLA scatter-add. Metrics add a batch with `add_batch`: on CPU one native call
+histograms the batch and turns the histogram into the new exact totals
+(cumulative sums and error-free adds), where XLA would run a tail of about
+twenty tiny computations costing a third of the histogram.
 
 With ``top_k`` (Precision, Recall), `prepare` defers Keras' top-k filter to
 `counts` (a `TopKScores`): on CPU a native kernel selects each row's top k
@@ -159,9 +159,11 @@ def add_batch(totals, y_true, y_pred, weights, grid: Thresholds,
               multi_label=False):
   """Running totals with one batch's `counts` added.
 
-  The same as adding `counts` to each total with `wide.wide_add_counts`; on
-  CPU the cumulative sums and the error-free adds are one native call after
-  the histogram, instead of a tail of small XLA computations.
+  The same as adding `counts` to each total with `wide.wide_add_counts`. On
+  CPU the histogram, its cumulative sums and the error-free adds are one
+  native call, instead of the histogram and a tail of about twenty tiny XLA
+  computations (a batch sharded over devices, or top-k scores, take two
+  calls: the histogram, all-reduced, then the totals).
 
   Args:
     totals: `Counts` of `wide.Wide` totals, shape ``(T,)`` or ``(T, labels)``,
@@ -172,48 +174,92 @@ def add_batch(totals, y_true, y_pred, weights, grid: Thresholds,
   Returns:
     The new totals, structured as ``totals``.
   """
-  hist, num_labels, elements = _histogram(y_true, y_pred, weights, grid,
-                                          multi_label)
   stacked = isinstance(totals, wide.Wide)
+  if not stacked:
+    totals = Counts(*totals)
   kept = range(4) if stacked else [i for i, t in enumerate(totals) if t is not None]
+  positions = None
+  if not grid.evenly and grid.order != tuple(range(grid.size)):
+    positions = np.argsort(grid.order).astype(np.int32)
+  kernel_args = dict(cells=sum(1 << i for i in kept), num_thresholds=grid.size,
+                     positions=positions)
 
-  def native_path(hist, totals):
-    positions = None
-    if not grid.evenly and grid.order != tuple(range(grid.size)):
-      positions = np.argsort(grid.order).astype(np.int32)
-    new = native.threshold_totals(
-        hist, [totals] if stacked else [totals[i] for i in kept],
-        cells=sum(1 << i for i in kept), num_thresholds=grid.size,
-        num_labels=num_labels, positions=positions)
+  def pairs(totals):
+    return [totals] if stacked else [totals[i] for i in kept]
+
+  def rebuild(totals, new):
     if stacked:
       return wide.Wide(*new[0])
     new = iter(new)
     return Counts(*(wide.Wide(*next(new)) if total is not None else None
                     for total in totals))
 
-  def xla_path(hist, totals):
+  def native_tail(hist, totals, num_labels):
+    return rebuild(totals, native.threshold_totals(
+        hist, pairs(totals), num_labels=num_labels, **kernel_args))
+
+  def xla_tail(hist, totals, num_labels, elements):
     batch = _from_histogram(hist, grid, num_labels, multi_label, elements)
     if stacked:
       return wide.wide_add_counts(totals, jnp.stack(batch))
     return Counts(*(wide.wide_add_counts(total, inc) if total is not None
                     else None for total, inc in zip(totals, batch)))
 
-  return native.small_on_cpu(native_path, xla_path, hist,
-                             totals if stacked else Counts(*totals))
+  if isinstance(y_pred, TopKScores):
+    hist, num_labels, elements = _histogram(y_true, y_pred, weights, grid,
+                                            multi_label)
+    return native.small_on_cpu(
+        lambda hist, totals: native_tail(hist, totals, num_labels),
+        lambda hist, totals: xla_tail(hist, totals, num_labels, elements),
+        hist, totals)
+
+  y_true, y_pred, weights, num_labels, elements = _scores(
+      y_true, y_pred, weights, multi_label)
+  # The paths make their own threshold arrays: a constant made out here
+  # would be a tracer of this trace, and `sharded` is traced later.
+
+  def native_path(y_true, y_pred, weights, totals):
+    mode, sorted_values = _kernel_mode(grid)
+    return rebuild(totals, native.threshold_update(
+        y_pred, y_true, weights, pairs(totals), mode=mode,
+        num_labels=num_labels, sorted_thresholds=sorted_values, **kernel_args))
+
+  def sharded(axes, y_true, y_pred, weights, totals):
+    mode, sorted_values = _kernel_mode(grid)
+    hist = native.threshold_histogram(
+        y_pred, y_true, weights, mode=mode, num_thresholds=grid.size,
+        num_labels=num_labels, sorted_thresholds=sorted_values)
+    return native_tail(jax.lax.psum(hist, axes), totals, num_labels)
+
+  def xla_path(y_true, y_pred, weights, totals):
+    hist = _xla_histogram(y_true, y_pred, weights, grid, num_labels, multi_label)
+    return xla_tail(hist, totals, num_labels, elements)
+
+  return native.on_cpu(native_path, xla_path, y_true, y_pred, weights, totals,
+                       num_batched=3, sharded=sharded)
+
+
+def _scores(y_true, y_pred, weights, multi_label):
+  """The inputs of a histogram as the kernels take them, the number of
+  labels, and the number of scores per label."""
+  y_true = jnp.asarray(y_true)
+  y_pred = jnp.asarray(y_pred, jnp.float32)
+  num_labels = y_pred.shape[-1] if multi_label else 1
+  if weights is not None:
+    weights = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), y_pred.shape)
+  return y_true, y_pred, weights, num_labels, y_pred.size // max(num_labels, 1)
 
 
 def _histogram(y_true, y_pred, weights, grid: Thresholds, multi_label):
   """The flat ``(label, bucket, positive)`` histogram of a batch, its number
   of labels, and its number of scores per label."""
-  y_true = jnp.asarray(y_true)
   if isinstance(y_pred, TopKScores):
     if multi_label:
       raise ValueError("top_k scores are counted on one pooled label")
+    y_true = jnp.asarray(y_true)
     return y_pred.histogram(y_true, weights, grid), 1, y_true.size
-  y_pred = jnp.asarray(y_pred, jnp.float32)
-  num_labels = y_pred.shape[-1] if multi_label else 1
-  if weights is not None:
-    weights = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), y_pred.shape)
+  y_true, y_pred, weights, num_labels, elements = _scores(
+      y_true, y_pred, weights, multi_label)
 
   def native_path(y_true, y_pred, weights):
     mode, sorted_values = _kernel_mode(grid)
@@ -225,7 +271,7 @@ def _histogram(y_true, y_pred, weights, grid: Thresholds, multi_label):
     return _xla_histogram(y_true, y_pred, weights, grid, num_labels, multi_label)
 
   hist = native.on_cpu(native_path, xla_path, y_true, y_pred, weights)
-  return hist, num_labels, y_pred.size // max(num_labels, 1)
+  return hist, num_labels, elements
 
 
 def _kernel_mode(grid: Thresholds):

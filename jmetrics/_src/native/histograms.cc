@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "parallel.h"
+#include "totals.h"
 
 namespace {
 
@@ -27,17 +28,18 @@ using namespace jmetrics_native;  // NOLINT
 //           least 1, NaN -> 1;
 //   mode 2: `sorted_thresholds`, bucket = number of thresholds strictly
 //           below p (Keras' p > t), NaN -> 0.
-ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
-                              ffi::AnyBuffer labels, ffi::Buffer<ffi::F32> weights,
-                              ffi::Buffer<ffi::F32> sorted_thresholds,
-                              ffi::Result<ffi::AnyBuffer> out, int64_t mode,
-                              int64_t num_thresholds, int64_t num_labels) {
+// Calls fn(make_keys) with the maker of the threshold keys of `scores`.
+template <typename Fn>
+ffi::Error WithThresholdKeys(const ffi::Buffer<ffi::F32>& scores,
+                             const ffi::AnyBuffer& labels,
+                             const ffi::Buffer<ffi::F32>& sorted_thresholds,
+                             int64_t mode, int64_t num_thresholds,
+                             int64_t num_labels, Fn&& fn) {
   const int64_t n = scores.element_count();
   const int64_t t = num_thresholds;
   if (static_cast<int64_t>(labels.element_count()) != n || num_labels < 1 ||
-      n % num_labels != 0 || mode < 0 || mode > 2 ||
-      (mode == 2 && static_cast<int64_t>(sorted_thresholds.element_count()) != t) ||
-      static_cast<int64_t>(out->element_count()) != num_labels * (t + 1) * 2)
+      t < 1 || n % num_labels != 0 || mode < 0 || mode > 2 ||
+      (mode == 2 && static_cast<int64_t>(sorted_thresholds.element_count()) != t))
     return ffi::Error::InvalidArgument("threshold histogram: shapes disagree");
   const float* p = scores.typed_data();
   const float* th = sorted_thresholds.typed_data();
@@ -84,8 +86,72 @@ ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores
           out[j] = ((offset[j] + out[j]) << 1) | int32_t(y_in[j] != 0);
       }
     };
-    return Histogram(pool, n, num_labels, weights, out, make_keys);
+    return fn(make_keys);
   });
+}
+
+// Threshold counts. Each score's bucket is how many thresholds it exceeds;
+// key = (label_index * (T + 1) + bucket) * 2 + positive, with label_index the
+// position on the last axis (of size num_labels) for multi-label counts.
+//   mode 0: evenly spaced grid, bucket = ceil(clip(p, 0, 1) * (T - 1)) in
+//           float32 as Keras computes it, NaN -> 1;
+//   mode 1: the same with AUC's outer thresholds -eps and 1 + eps: bucket at
+//           least 1, NaN -> 1;
+//   mode 2: `sorted_thresholds`, bucket = number of thresholds strictly
+//           below p (Keras' p > t), NaN -> 0.
+ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
+                              ffi::AnyBuffer labels, ffi::Buffer<ffi::F32> weights,
+                              ffi::Buffer<ffi::F32> sorted_thresholds,
+                              ffi::Result<ffi::AnyBuffer> out, int64_t mode,
+                              int64_t num_thresholds, int64_t num_labels) {
+  if (static_cast<int64_t>(out->element_count()) !=
+      num_labels * (num_thresholds + 1) * 2)
+    return ffi::Error::InvalidArgument("threshold histogram: shapes disagree");
+  return WithThresholdKeys(
+      scores, labels, sorted_thresholds, mode, num_thresholds, num_labels,
+      [&](const auto& make_keys) {
+        return Histogram(pool, scores.element_count(), num_labels, weights, out,
+                         make_keys);
+      });
+}
+
+// A threshold update in one call: the histogram of ThresholdHistogram added
+// to running totals as ThresholdTotals adds it (totals.h), with the same
+// results as the two calls and one call's overhead, which on CPU is a good
+// part of a small update.
+ffi::Error ThresholdUpdate(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
+                           ffi::AnyBuffer labels, ffi::Buffer<ffi::F32> weights,
+                           ffi::Buffer<ffi::F32> sorted_thresholds,
+                           ffi::Buffer<ffi::S32> positions,
+                           ffi::RemainingArgs state, ffi::RemainingRets out,
+                           int64_t mode, int64_t num_thresholds,
+                           int64_t num_labels, int64_t cells) {
+  const int64_t n = scores.element_count();
+  const int64_t bins = num_labels * (num_thresholds + 1) * 2;
+  const bool weighted = weights.element_count() != 0;
+  const int32_t* order;
+  if ((weighted && static_cast<int64_t>(weights.element_count()) != n) ||
+      !ThresholdPositions(positions, num_thresholds, &order))
+    return ffi::Error::InvalidArgument("threshold update: shapes disagree");
+  return WithThresholdKeys(
+      scores, labels, sorted_thresholds, mode, num_thresholds, num_labels,
+      [&](const auto& make_keys) {
+        if (!weighted) {
+          std::vector<int32_t> hist(bins);
+          ParallelHistogram<int32_t>(pool, n, num_labels, bins, hist.data(),
+                                     make_keys,
+                                     [](int64_t) { return int32_t{1}; });
+          return AddTotals<int64_t>(hist.data(), order, num_thresholds,
+                                    num_labels, cells, state, out);
+        }
+        const float* w = weights.typed_data();
+        std::vector<float> hist(bins);
+        ParallelHistogram<double>(pool, n, num_labels, bins, hist.data(),
+                                  make_keys,
+                                  [w](int64_t i) { return double(w[i]); });
+        return AddTotals<double>(hist.data(), order, num_thresholds, num_labels,
+                                 cells, state, out);
+      });
 }
 
 // Confusion matrix: key = true * C + pred; pairs with an id outside [0, C)
@@ -149,6 +215,22 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(
         .Attr<int64_t>("mode")
         .Attr<int64_t>("num_thresholds")
         .Attr<int64_t>("num_labels"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(
+    JmetricsThresholdUpdate, ThresholdUpdate,
+    ffi::Ffi::Bind()
+        .Ctx<ffi::ThreadPool>()
+        .Arg<ffi::Buffer<ffi::F32>>()  // scores
+        .Arg<ffi::AnyBuffer>()         // labels
+        .Arg<ffi::Buffer<ffi::F32>>()  // weights (empty: counts)
+        .Arg<ffi::Buffer<ffi::F32>>()  // sorted thresholds (mode 2)
+        .Arg<ffi::Buffer<ffi::S32>>()  // positions
+        .RemainingArgs()               // state: (hi, lo) per cell
+        .RemainingRets()               // the new state
+        .Attr<int64_t>("mode")
+        .Attr<int64_t>("num_thresholds")
+        .Attr<int64_t>("num_labels")
+        .Attr<int64_t>("cells"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(
     JmetricsPairHistogram, PairHistogram,
