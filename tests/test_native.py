@@ -99,6 +99,29 @@ def test_threshold_histogram_matches_definition(jit, n, mode, num_labels, weight
   np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("num_labels,rows", [
+    (16, 2**15),  # 6,432 bins: counted in copies (a batch of 64+ per bin)
+    (16, 2**10),  # the same bins, too few scores to copy them
+    (48, 2**14),  # 19,296 bins: never copied
+])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_threshold_histograms_of_many_labels(num_labels, rows, weighted):
+  native.available()
+  rng = np.random.default_rng(num_labels + rows)
+  n = num_labels * rows
+  scores = _scores(rng, n)
+  labels = (rng.random(n) < 0.4).astype(np.float32)
+  weights = rng.random(n, dtype=np.float32) if weighted else None
+  got = jax.jit(lambda s, l, w: native.threshold_histogram(
+      s.reshape(rows, num_labels), l.reshape(rows, num_labels), w,
+      mode=native.EVENLY_WITH_EPSILON, num_thresholds=200,
+      num_labels=num_labels))(scores, labels, weights)
+  expected = threshold_reference(scores, labels, weights,
+                                 native.EVENLY_WITH_EPSILON,
+                                 list(np.linspace(0, 1, 200)), num_labels)
+  np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [bool, np.uint8, np.int8, np.int32,
                                    np.uint32, np.float32, np.float16,
                                    ml_dtypes.bfloat16, np.int16])

@@ -37,10 +37,15 @@ namespace ffi = xla::ffi;
 // element is the limit.
 constexpr int64_t kChunkElements = 1 << 16;
 constexpr int64_t kBlockElements = 1 << 8;
-// Interleaved private copies of tables up to kMaxCopiedBins; larger tables
-// are rarely hit by runs of one key and would spill out of L1 when copied.
+// Interleaved private copies of tables up to kMaxCopiedBins, so that runs of
+// equal keys do not serialise on one counter. Past kAlwaysCopiedBins the
+// copies spill out of L1 and cost a zeroing and a merge per worker, so they
+// are made only for inputs of at least kElementsPerCopiedBin per bin: there
+// a multi-label AUC's 6,432 bins count 10-17% faster copied.
 constexpr int64_t kCopies = 4;
-constexpr int64_t kMaxCopiedBins = 1 << 12;
+constexpr int64_t kAlwaysCopiedBins = 1 << 12;
+constexpr int64_t kMaxCopiedBins = 1 << 14;
+constexpr int64_t kElementsPerCopiedBin = 64;
 
 struct Shared {
   std::atomic<int64_t> next_chunk{0};
@@ -128,7 +133,9 @@ void ParallelHistogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
   const int64_t chunk = std::max<int64_t>(block, kChunkElements / block * block);
   const int64_t chunks = std::max<int64_t>(1, (n + chunk - 1) / chunk);
   const int64_t stride = bins + 1;  // the spare bin takes dropped elements
-  const int64_t copies = bins <= kMaxCopiedBins ? kCopies : 1;
+  const bool copied = bins <= kAlwaysCopiedBins ||
+                      (bins <= kMaxCopiedBins && n >= kElementsPerCopiedBin * bins);
+  const int64_t copies = copied ? kCopies : 1;
   std::vector<Acc> total(bins, Acc(0));
   struct Worker {
     std::vector<Acc> table;
