@@ -501,7 +501,8 @@ def test_prepare_defers_the_filter_to_counts():
   np.testing.assert_array_equal(np.asarray(deferred.apply()),
                                 _flush(_filtered_reference(y_pred, 2, 4)))
   with pytest.raises(ValueError, match="pooled"):
-    th.counts(labels, deferred, weights, metric.grid, multi_label=True)
+    th.add_batch(th.zeros((metric.grid.size,)).counts, labels, deferred,
+                 weights, metric.grid, multi_label=True)
 
 
 @pytest.mark.parametrize("shape", [(64, 100), (64,), (16, 4, 6)], ids=str)

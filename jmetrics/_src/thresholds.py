@@ -25,7 +25,7 @@ histograms the batch and turns the histogram into the new exact totals
 twenty tiny computations costing a third of the histogram.
 
 With ``top_k`` (Precision, Recall), `prepare` defers Keras' top-k filter to
-`counts` (a `TopKScores`): on CPU a native kernel selects each row's top k
+`add_batch` (a `TopKScores`): on CPU a native kernel selects each row's top k
 and histograms the filtered scores in one read, without a sort or a filtered
 copy; elsewhere ``lax.top_k`` and the mask build the filtered scores first.
 
@@ -134,42 +134,28 @@ class Counts(NamedTuple):
   fn: jax.Array
 
 
-def counts(y_true, y_pred, weights, grid: Thresholds, multi_label=False) -> Counts:
-  """TP/FP/TN/FN at every threshold of ``grid`` for one batch.
-
-  Args:
-    y_true: labels, cast to bool (nonzero is positive); same shape as y_pred.
-    y_pred: scores, or the `TopKScores` of `prepare` (pooled counts only).
-    weights: ``None`` or float weights of y_pred's shape.
-    grid: the thresholds.
-    multi_label: keep the last axis of the inputs as separate labels
-      (counts of shape ``(T, labels)``); otherwise all elements are pooled.
-
-  Returns:
-    `Counts` in the order of ``grid.values``: exact integers if ``weights``
-    is None (float32 for batches of at most 2**24 elements per label, int32
-    beyond), float32 sums of weights otherwise.
-  """
-  hist, num_labels, elements = _histogram(y_true, y_pred, weights, grid,
-                                          multi_label)
-  return _from_histogram(hist, grid, num_labels, multi_label, elements)
-
-
 def add_batch(totals, y_true, y_pred, weights, grid: Thresholds,
               multi_label=False):
-  """Running totals with one batch's `counts` added.
+  """Running totals with one batch's TP/FP/TN/FN at every threshold added.
 
-  The same as adding `counts` to each total with `wide.wide_add_counts`. On
-  CPU the histogram, its cumulative sums and the error-free adds are one
+  The batch's counts are exact integers if ``weights`` is None, float32 sums
+  of weights otherwise, each added to its total with `wide.wide_add_counts`.
+  On CPU the histogram, its cumulative sums and the error-free adds are one
   native call, instead of the histogram and a tail of about twenty tiny XLA
   computations (a batch sharded over devices, or top-k scores, take two
   calls: the histogram, all-reduced, then the totals).
 
   Args:
-    totals: `Counts` of `wide.Wide` totals, shape ``(T,)`` or ``(T, labels)``,
-      with ``None`` for a count the caller does not keep; or one `wide.Wide`
-      with all four stacked on a leading axis (TP, FP, TN, FN).
-    y_true, y_pred, weights, grid, multi_label: as for `counts`.
+    totals: `Counts` of `wide.Wide` totals in the order of ``grid.values``,
+      shape ``(T,)`` or ``(T, labels)``, with ``None`` for a count the caller
+      does not keep; or one `wide.Wide` with all four stacked on a leading
+      axis (TP, FP, TN, FN).
+    y_true: labels, cast to bool (nonzero is positive); same shape as y_pred.
+    y_pred: scores, or the `TopKScores` of `prepare` (pooled counts only).
+    weights: ``None`` or float weights of y_pred's shape.
+    grid: the thresholds.
+    multi_label: keep the last axis of the inputs as separate labels (totals
+      of shape ``(T, labels)``); otherwise all elements are pooled.
 
   Returns:
     The new totals, structured as ``totals``.
@@ -337,11 +323,11 @@ def filter_top_k(y_pred, k: int):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TopKScores:
-  """Scores whose top_k filter (and class column) `counts` still applies.
+  """Scores whose top_k filter (and class column) `add_batch` still applies.
 
   `prepare` returns this for ``y_pred`` when ``top_k`` is set, so that on
-  CPU `counts` fuses Keras' filter into the threshold histogram (one read of
-  the scores, nothing of their size written); elsewhere `counts` filters
+  CPU `add_batch` fuses Keras' filter into the threshold histogram (one read
+  of the scores, nothing of their size written); elsewhere `add_batch` filters
   with `filter_top_k` and slices the class column, as `apply` does.
 
   Attributes:
@@ -432,7 +418,7 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
   Returns:
     ``(y_true, y_pred, weights)`` of equal shapes (weights ``None`` if
     ``sample_weight`` is). With ``top_k``, ``y_pred`` is a `TopKScores`
-    (of that shape) for `counts`; its `TopKScores.apply` gives the array.
+    (of that shape) for `add_batch`; its `TopKScores.apply` gives the array.
   """
   y_pred = jnp.asarray(y_pred)
   y_true = jnp.asarray(y_true)
@@ -458,7 +444,7 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
                         f"y_pred of shape {tuple(y_pred.shape)}")
     y_true = y_true[..., class_id, None]
   if top_k is not None:
-    # The filter is applied by `counts`, fused with the histogram on CPU.
+    # The filter is applied by `add_batch`, fused with the histogram on CPU.
     y_pred = TopKScores(jnp.asarray(y_pred, jnp.float32), top_k, class_id)
   elif class_id is not None:
     y_pred = y_pred[..., class_id, None]
