@@ -255,15 +255,10 @@ inline I64v PackedTail(const float* x, int64_t j, int64_t c) {
   return index >= Broadcast(j) ? block : none;
 }
 
-// Packs the row's entries [j, j + 2 kLanes) into two vectors, each key with
-// its ~index as the int64's high and low halves. The interleaves stay within
-// 128-bit lanes, so the entries land in some lane order, which the network
-// does not mind. `low` holds the ~indices and steps on.
-inline void PackedPair(const float* x, int64_t j, I32w& low, I64v& e0,
-                       I64v& e1) {
-  I32w bits;
-  std::memcpy(&bits, x + j, sizeof bits);
-  const I32w key = bits ^ ((bits >> 31) & 0x7FFFFFFF);
+// Each key with its ~index as an int64's high and low halves, in two
+// vectors. The interleaves stay within 128-bit lanes, so the entries land in
+// some lane order, which the networks do not mind.
+inline void Interleave(const I32w& low, const I32w& key, I64v& e0, I64v& e1) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define JMETRICS_PAIR(a, b) a, b
 #else
@@ -292,6 +287,15 @@ inline void PackedPair(const float* x, int64_t j, I32w& low, I64v& e0,
 #undef JMETRICS_PAIR
   std::memcpy(&e0, &lo, sizeof e0);
   std::memcpy(&e1, &hi, sizeof e1);
+}
+
+// Packs the row's entries [j, j + 2 kLanes) into two vectors (see
+// Interleave). `low` holds the ~indices and steps on.
+inline void PackedPair(const float* x, int64_t j, I32w& low, I64v& e0,
+                       I64v& e1) {
+  I32w bits;
+  std::memcpy(&bits, x + j, sizeof bits);
+  Interleave(low, bits ^ ((bits >> 31) & 0x7FFFFFFF), e0, e1);
   low -= int32_t(2 * kLanes);
 }
 
@@ -376,24 +380,8 @@ void TopKNetworkTwoRows(const float* x0, const float* x1, int64_t c,
     std::memcpy(&bits1, x1 + j, sizeof bits1);
     const I32w bits = __builtin_shufflevector(bits0, bits1, 0, 1, 2, 3, 4, 5, 6,
                                               7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const I32w key = bits ^ ((bits >> 31) & 0x7FFFFFFF);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define JMETRICS_PAIR(a, b) a, b
-#else
-#define JMETRICS_PAIR(a, b) b, a
-#endif
-    const I32w lo = JMETRICS_SHUFFLE2(
-        low2, key, JMETRICS_PAIR(0, 16), JMETRICS_PAIR(1, 17), JMETRICS_PAIR(4, 20),
-        JMETRICS_PAIR(5, 21), JMETRICS_PAIR(8, 24), JMETRICS_PAIR(9, 25),
-        JMETRICS_PAIR(12, 28), JMETRICS_PAIR(13, 29));
-    const I32w hi = JMETRICS_SHUFFLE2(
-        low2, key, JMETRICS_PAIR(2, 18), JMETRICS_PAIR(3, 19), JMETRICS_PAIR(6, 22),
-        JMETRICS_PAIR(7, 23), JMETRICS_PAIR(10, 26), JMETRICS_PAIR(11, 27),
-        JMETRICS_PAIR(14, 30), JMETRICS_PAIR(15, 31));
-#undef JMETRICS_PAIR
     I64v e0, e1;
-    std::memcpy(&e0, &lo, sizeof e0);
-    std::memcpy(&e1, &hi, sizeof e1);
+    Interleave(low2, bits ^ ((bits >> 31) & 0x7FFFFFFF), e0, e1);
     insert(e0);
     insert(e1);
     low2 -= 8;
