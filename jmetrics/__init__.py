@@ -209,3 +209,9 @@ __all__ = (
     "squared_hinge",
     "top_k_categorical_accuracy",
 )
+
+# Register the installed native CPU kernels now, so that a missing build warns
+# once at import rather than inside a user's first trace.
+from jmetrics._src import native as _native  # pylint: disable=g-bad-import-order
+_native.available()
+del _native

@@ -6,12 +6,11 @@ several reads of its inputs there. The kernels in ``native/*.cc`` read
 the inputs once, share the work with XLA's intra-op thread pool, and count into
 small private tables (see that file).
 
-They are compiled on first use with the machine's C++ compiler against the
-XLA FFI headers that ship with jaxlib, and cached (``$JMETRICS_CACHE_DIR``, by
-default ``~/.cache/jmetrics``), keyed by the source, the jax version, the
-compiler and the CPU. Where that is impossible (no compiler, a read-only
-cache) a warning says so once and every metric takes its pure-XLA path, which
-gives the same counts. ``JMETRICS_NATIVE=0`` turns the kernels off.
+They are compiled when the package is installed (``setup.py``) into
+``native/_kernels*.so`` inside the package, for any x86-64-v2 CPU; nothing is
+compiled or loaded from elsewhere at run time. Where the install could not
+build them, ``import jmetrics`` warns once and every metric takes its pure-XLA
+path, which gives the same counts. ``JMETRICS_NATIVE=0`` turns the kernels off.
 
 Callers pass both paths to `on_cpu`: the kernels run on CPU devices; GPU and
 TPU lowerings keep the XLA path (a scatter there is already parallel).
@@ -19,18 +18,13 @@ TPU lowerings keep the XLA path (a scatter there is already parallel).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
-import hashlib
+import importlib.machinery
 import math
 import os
 import pathlib
-import platform
 import re
-import shutil
-import subprocess
-import tempfile
 import threading
 import warnings
 
@@ -43,69 +37,18 @@ _NATIVE_DIR = pathlib.Path(__file__).with_name("native")
 _SOURCES = tuple(sorted(_NATIVE_DIR.glob("*.cc")))
 # Every handler the sources define is registered under its own name.
 _HANDLER = re.compile(rb"XLA_FFI_DEFINE_HANDLER_SYMBOL\(\s*(\w+)")
-# -fno-trapping-math lets the compiler vectorise float-to-int conversions;
-# -ffp-contract=off keeps Keras' float32 product (no fused multiply-add);
-# -fopenmp-simd honours `omp simd` reductions (no OpenMP runtime).
-_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-pthread", "-w",
-          "-fno-trapping-math", "-ffp-contract=off", "-fopenmp-simd")
-_CPU_FLAGS = (("-march=native",), ())  # tried in order
 
 _lock = threading.Lock()
 _library = None  # the loaded ctypes library, kept alive once registered
 
 
-def _cpu_identity() -> str:
-  """What -march=native compiles for: the CPU model and its feature flags."""
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      lines = [l for l in f if l.startswith(("model name", "flags", "Features"))]
-    return "".join(sorted(set(lines)))
-  except OSError:
-    return platform.processor() + platform.machine()
-
-
-def _cache_dir() -> pathlib.Path:
-  if os.environ.get("JMETRICS_CACHE_DIR"):
-    return pathlib.Path(os.environ["JMETRICS_CACHE_DIR"])
-  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-      os.path.expanduser("~"), ".cache")
-  return pathlib.Path(base) / "jmetrics"
-
-
-def _build() -> pathlib.Path:
-  """Compiles the kernels once per (source, jax, compiler, CPU); returns the .so."""
-  compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
-  if not compiler:
-    raise OSError("no C++ compiler found (set CXX)")
-  source = b"\0".join(path.read_bytes()
-                      for path in sorted(_NATIVE_DIR.glob("*.[ch]*")))
-  include = jax.ffi.include_dir()
-  key = hashlib.sha256(b"\0".join([
-      source, jax.__version__.encode(), include.encode(), compiler.encode(),
-      " ".join(_FLAGS).encode(), _cpu_identity().encode()])).hexdigest()[:16]
-  cache = _cache_dir()
-  target = cache / f"histograms-{key}.so"
-  if target.exists():
-    return target
-  cache.mkdir(parents=True, exist_ok=True)
-  errors = []
-  for cpu_flags in _CPU_FLAGS:
-    # A private temporary name, then an atomic rename: concurrent processes
-    # (pytest-xdist workers) may build at once.
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-    os.close(fd)
-    cmd = [compiler, *_FLAGS, *cpu_flags, "-I", include,
-           *map(str, _SOURCES), "-o", tmp]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                          check=False)
-    if done.returncode == 0:
-      os.replace(tmp, target)
-      return target
-    # A failed link may have removed the output already.
-    with contextlib.suppress(FileNotFoundError):
-      os.unlink(tmp)
-    errors.append(done.stderr.strip()[-2000:])
-  raise OSError("compiling the native kernels failed:\n" + "\n".join(errors))
+def library_path() -> pathlib.Path | None:
+  """The kernels' shared library the install built, or None."""
+  for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+    candidate = _NATIVE_DIR / f"_kernels{suffix}"
+    if candidate.is_file():
+      return candidate
+  return None
 
 
 def _targets() -> list[str]:
@@ -114,27 +57,38 @@ def _targets() -> list[str]:
 
 
 def available() -> bool:
-  """Whether the native CPU kernels are built and registered (builds once)."""
+  """Whether the native CPU kernels are installed and registered."""
   return _load()
+
+
+def enabled() -> bool:
+  """Whether the kernels are switched on (``JMETRICS_NATIVE`` is not 0)."""
+  return os.environ.get("JMETRICS_NATIVE", "1") != "0"
 
 
 @functools.cache
 def _load() -> bool:
   global _library
-  if os.environ.get("JMETRICS_NATIVE", "1") == "0":
+  if not enabled():
     return False
   with _lock:
+    path = library_path()
     try:
-      library = ctypes.cdll.LoadLibrary(str(_build()))
+      if path is None:
+        raise OSError(
+            "the install did not build them (no C++ compiler or no jaxlib "
+            "FFI headers when `pip install` ran; reinstall with a compiler "
+            "to build them)")
+      library = ctypes.cdll.LoadLibrary(str(path))
       for name in _targets():
         jax.ffi.register_ffi_target(
             name, jax.ffi.pycapsule(getattr(library, name)), platform="cpu")
-    except (OSError, subprocess.SubprocessError, AttributeError) as error:
+    except (OSError, AttributeError) as error:
       warnings.warn(
           f"jmetrics: the native CPU histogram kernels are unavailable "
-          f"({error}); histogram metrics use their XLA path, which is slower "
-          f"on CPU. Set JMETRICS_NATIVE=0 to silence this.", RuntimeWarning,
-          stacklevel=3)
+          f"({error}); histogram metrics use their XLA path, which gives the "
+          f"same results but is slower on CPU. Set JMETRICS_NATIVE=0 to "
+          f"silence this.", RuntimeWarning, stacklevel=3)
       return False
     _library = library
   return True
