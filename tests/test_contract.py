@@ -1,6 +1,7 @@
 """The metric contract itself: configs, derived merge/sync, exact totals, get."""
 
 import dataclasses
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -224,3 +225,26 @@ def test_public_namespace():
   for name in jm.__all__:
     assert getattr(jm, name) is not None
   assert sorted(jm.__all__) == list(jm.__all__), "keep __all__ sorted"
+
+
+def test_masked_update_takes_python_lists_without_a_jax_deprecation():
+  y_true = [[1.0], [2.0], [3.0], [7.0]]
+  y_pred = [[1.5], [2.0], [5.0], [0.0]]
+  weights = [1.0, 2.0, 3.0, 4.0]
+  mask = [True, True, True, False]
+  for metric in (jm.MeanSquaredError(), jm.MeanAbsoluteError(), jm.R2Score()):
+    with warnings.catch_warnings():
+      warnings.simplefilter("error", DeprecationWarning)
+      state = metric.masked_update(metric.init(), y_true, y_pred, mask=mask,
+                                   sample_weight=weights)
+    t, p, w = (np.asarray(a, np.float64)[:3].ravel()
+               for a in (y_true, y_pred, weights))
+    if isinstance(metric, jm.MeanSquaredError):
+      expected = np.sum(w * (t - p) ** 2) / np.sum(w)
+    elif isinstance(metric, jm.MeanAbsoluteError):
+      expected = np.sum(w * np.abs(t - p)) / np.sum(w)
+    else:
+      mean = np.sum(w * t) / np.sum(w)
+      expected = 1 - np.sum(w * (t - p) ** 2) / np.sum(w * (t - mean) ** 2)
+    np.testing.assert_allclose(float(metric.compute(state)), expected,
+                               rtol=1e-6)

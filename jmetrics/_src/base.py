@@ -16,6 +16,7 @@ from typing import Any, Hashable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jmetrics._src import wide
 
@@ -103,7 +104,7 @@ def as_mask(metric, mask, inputs) -> jax.Array:
     raise metric.error(f"mask must be a scalar or have shape (batch,), got "
                        f"shape {mask.shape}")
   if mask.ndim == 1:
-    first = jnp.shape(inputs[0]) if inputs else ()
+    first = np.shape(inputs[0]) if inputs else ()
     if not first or first[0] != mask.shape[0]:
       raise metric.error(
           f"mask of shape {mask.shape} needs inputs whose leading (batch) axis "
@@ -142,7 +143,7 @@ def select(keep, new: State, old: State) -> State:
 
 
 def _shape_struct(x):
-  return jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x))
+  return jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x))
 
 
 class Metric:
@@ -301,7 +302,7 @@ class Metric:
     # elements. Most updates take (batch, 1, ..., 1) of the first input's
     # rank; some want fewer axes (F-scores take (batch,), one-hot IoU
     # broadcasts against its argmax). Ask `update` itself, on shapes only.
-    ranks = list(range(max(jnp.ndim(inputs[0]), 1), 0, -1))
+    ranks = list(range(max(np.ndim(inputs[0]), 1), 0, -1))
     for rank in ranks[:-1]:
       weight = weight_of_rank(rank)
       try:

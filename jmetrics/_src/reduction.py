@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jmetrics._src import base
 from jmetrics._src import checks
@@ -66,7 +67,7 @@ def _masked_mean_update(metric, state: MeanState, values, sample_weight,
   whole batch one sample in Keras; then that sample's value is the mean over
   the kept rows, and nothing is added if no row is kept.
   """
-  if sample_weight is not None and jnp.ndim(sample_weight) == 0:
+  if sample_weight is not None and np.ndim(sample_weight) == 0:
     per_row, _ = weighting.samplewise(metric, values, None, reduce_fn=jnp.mean)
     kept = jnp.sum(mask.astype(jnp.float32))
     sample = jnp.sum(jnp.where(mask, per_row, 0.0)) / jnp.maximum(kept, 1.0)
@@ -340,7 +341,7 @@ class SampleMeanMetric(base.Metric):
   def _reduces_batch_axis(self, y_true, y_pred, values) -> bool:
     """Whether `values` of these inputs has no batch axis left (trace time)."""
     del y_true, y_pred
-    return jnp.ndim(values) == 0
+    return np.ndim(values) == 0
 
   def _masked_sample(self, y_true, y_pred, mask) -> jax.Array:
     """`values` of a batch-reducing update, from the rows ``mask`` keeps."""
@@ -351,7 +352,7 @@ class SampleMeanMetric(base.Metric):
           "the per-sample function reduces the batch axis (a 1-D batch is "
           "one sample) and does not split into per-row terms; give the "
           "inputs a sample axis first")
-    column = lambda x: x[:, None] if jnp.ndim(x) == 1 else x
+    column = lambda x: x[:, None] if np.ndim(x) == 1 else x
     # One term per row: the per-sample function of a length-1 last axis.
     terms = self.values(column(y_true), column(y_pred))
     total = jnp.sum(jnp.where(mask, terms, 0.0))

@@ -7,19 +7,20 @@ results match Keras 3 batch for batch.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from jmetrics._src import checks
 
 
 def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
   """Squeezes or expands the trailing unit axis when ranks differ by one."""
-  r1, r2 = jnp.ndim(x1), jnp.ndim(x2)
-  if r1 == r2 + 1 and jnp.shape(x1)[-1] == 1:
+  r1, r2 = np.ndim(x1), np.ndim(x2)
+  if r1 == r2 + 1 and np.shape(x1)[-1] == 1:
     if r2 == 1 and expand_rank_1:
       x2 = jnp.expand_dims(x2, -1)
     else:
       x1 = jnp.squeeze(x1, -1)
-  if r2 == r1 + 1 and jnp.shape(x2)[-1] == 1:
+  if r2 == r1 + 1 and np.shape(x2)[-1] == 1:
     if r1 == 1 and expand_rank_1:
       x1 = jnp.expand_dims(x1, -1)
     else:

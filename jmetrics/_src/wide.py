@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _F32 = jnp.float32
 # Splitting int32 counts at 2**12 leaves two parts with <= 19 significant bits
@@ -68,7 +69,7 @@ def wide_add(acc: Wide, x) -> Wide:
   # The barrier keeps XLA from fusing a producer's multiply into the sum
   # below as an FMA, which would make ``s + err`` differ from ``hi + x``.
   x = jax.lax.optimization_barrier(
-      jnp.broadcast_to(jnp.asarray(x, _F32), jnp.shape(acc.hi)))
+      jnp.broadcast_to(jnp.asarray(x, _F32), np.shape(acc.hi)))
   s, err = _two_sum(acc.hi, x)
   return Wide(*_fast_two_sum(s, acc.lo + err))
 

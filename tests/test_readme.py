@@ -1,0 +1,37 @@
+"""Every Python snippet in the README runs as pasted, and says what it gives."""
+
+import pathlib
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
+def test_the_readme_has_its_snippets():
+  assert len(SNIPPETS) >= 3
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_snippet_runs_as_pasted(index):
+  namespace = {"__name__": f"readme_snippet_{index}"}
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", DeprecationWarning)
+    exec(compile(SNIPPETS[index], f"README.md snippet {index}", "exec"),  # pylint: disable=exec-used
+         namespace)
+  if "BinaryAccuracy()" in SNIPPETS[index]:
+    # 3 of the 6 predictions thresholded at 0.5 match their labels.
+    assert float(namespace["value"]) == 0.5
+  if "jm.Collection(" in SNIPPETS[index]:
+    result = namespace["metrics"].compute(namespace["state"])
+    labels, probs = np.asarray(namespace["labels"]), np.asarray(namespace["probs"])
+    np.testing.assert_allclose(result["loss"], 0.7, rtol=1e-6)
+    np.testing.assert_allclose(result["accuracy"],
+                               np.mean(probs.argmax(-1) == labels), rtol=1e-6)
+    top5 = np.argsort(-probs, -1)[:, :5]  # 3 classes: every label is in it
+    np.testing.assert_allclose(
+        result["sparse_top_k_categorical_accuracy"],
+        np.mean([l in row for l, row in zip(labels, top5)]), rtol=1e-6)
