@@ -28,6 +28,7 @@ processes joined by ``jax.distributed`` on the loopback interface.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -55,7 +56,11 @@ EVEN, UNEVEN = 16, 13  # rows of a batch (updates for MeanTensor: 8 and 5)
 MESH = Mesh(np.array(jax.devices()), ("d",))  # Auto axes: classic sharding
 ROWS = NamedSharding(MESH, P("d"))
 REPLICATED = NamedSharding(MESH, P())
-MODES = ("pmap", "shard_map", "jit_sharded", "padded")
+# The mesh `jax.make_mesh` makes by default: Explicit axes.
+EXPLICIT_MESH = jax.make_mesh((N_DEVICES,), ("d",))
+assert EXPLICIT_MESH.axis_types == (jax.sharding.AxisType.Explicit,)
+MODES = ("pmap", "shard_map", "jit_sharded", "padded", "jit_explicit",
+         "jit_explicit_set_mesh")
 
 
 # -- inputs and references ---------------------------------------------------------
@@ -237,8 +242,9 @@ def _run_shard_map(entry):
          "shard_map + merge_stacked")
 
 
-def _run_jit_sharded(entry):
+def _run_jit_sharded(entry, mesh=MESH, set_mesh=False):
   metric = entry.metric
+  rows, replicated = NamedSharding(mesh, P("d")), NamedSharding(mesh, P())
   if entry.batch_axis:
     reference, args, weight = _reference(entry, True)
   else:
@@ -247,9 +253,12 @@ def _run_jit_sharded(entry):
     (args, weight), = list(_each_update(entry, stacked_args, stacked_weight))[:1]
     reference = _jit_update(metric)(metric.init(), args, weight)
   put = lambda x: None if x is None else jax.device_put(  # pylint: disable=unnecessary-lambda-assignment
-      x, ROWS if np.ndim(x) else REPLICATED)
-  state = _jit_update(metric)(metric.init(), tuple(map(put, args)), put(weight))
-  _check(entry, state, reference, "jit on a NamedSharding-sharded batch")
+      x, rows if np.ndim(x) else replicated)
+  with jax.set_mesh(mesh) if set_mesh else contextlib.nullcontext():
+    state = _jit_update(metric)(metric.init(), tuple(map(put, args)), put(weight))
+  _check(entry, state, reference,
+         f"jit on a NamedSharding-sharded batch, {mesh.axis_types[0]} axes"
+         + (" and jax.set_mesh" if set_mesh else ""))
   for leaf in jax.tree.leaves(state):
     assert leaf.is_fully_addressable
     if entry.batch_axis:
@@ -289,7 +298,10 @@ def _run_padded(entry):
 
 
 _RUN = {"pmap": _run_pmap, "shard_map": _run_shard_map,
-        "jit_sharded": _run_jit_sharded, "padded": _run_padded}
+        "jit_sharded": _run_jit_sharded, "padded": _run_padded,
+        "jit_explicit": functools.partial(_run_jit_sharded, mesh=EXPLICIT_MESH),
+        "jit_explicit_set_mesh": functools.partial(
+            _run_jit_sharded, mesh=EXPLICIT_MESH, set_mesh=True)}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -580,7 +592,8 @@ def _state_size(metric) -> int:
   return sum(int(np.size(leaf)) for leaf in jax.tree.leaves(metric.init()))
 
 
-@pytest.mark.parametrize("path", ["pmap", "shard_map", "jit_sharded"])
+@pytest.mark.parametrize("path", ["pmap", "shard_map", "jit_sharded",
+                                  "jit_explicit"])
 @pytest.mark.parametrize("name,metric,args", _hlo_cases(),
                          ids=[c[0] for c in _hlo_cases()])
 def test_synced_update_compiles_to_state_sized_all_reduces(name, metric, args,
@@ -597,7 +610,8 @@ def test_synced_update_compiles_to_state_sized_all_reduces(name, metric, args,
     lowered = jax.jit(jax.shard_map(step, mesh=MESH, in_specs=P("d"),
                                     out_specs=P())).lower(args, weight)
   else:  # No sync: the compiler's own collectives for a sharded batch.
-    put = lambda x: jax.device_put(x, ROWS)  # pylint: disable=unnecessary-lambda-assignment
+    mesh = EXPLICIT_MESH if path == "jit_explicit" else MESH
+    put = lambda x: jax.device_put(x, NamedSharding(mesh, P("d")))  # pylint: disable=unnecessary-lambda-assignment
     lowered = jax.jit(lambda s, a, w: metric.update(s, *a, sample_weight=w)).lower(
         metric.init(), tuple(map(put, args)), put(weight))
   found = collectives(lowered.compile().as_text())
@@ -605,7 +619,7 @@ def test_synced_update_compiles_to_state_sized_all_reduces(name, metric, args,
   inputs = sum(np.size(a) for a in args) // N_DEVICES  # per device
   assert inputs > 10 * state, "inputs too small to tell state from inputs"
   assert found, f"{name}: no collective at all"
-  if path == "jit_sharded":
+  if path.startswith("jit_"):
     # The partitioner all-reduces per-device partial sums (int32 histograms,
     # float sums), or gathers the partials of a custom (`Wide`) reduction:
     # at most one state-sized block per device, never the inputs.

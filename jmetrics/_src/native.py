@@ -18,6 +18,7 @@ TPU lowerings keep the XLA path (a scatter there is already parallel).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import importlib.machinery
@@ -116,9 +117,14 @@ def on_cpu(native_path, xla_path, *args, per_row: bool = False,
       a batch split over the mesh ``axes``; by default ``native_path``'s
       result summed over ``axes`` (or, with ``per_row``, kept per device).
   """
+  num_batched = len(args) if num_batched is None else num_batched
+  explicit = _explicit_axes(args[:num_batched])
+  if explicit:
+    return _in_auto_axes(explicit, per_row, lambda *args: on_cpu(
+        native_path, xla_path, *args, per_row=per_row,
+        num_batched=num_batched, sharded=sharded), *args)
   if not available():
     return xla_path(*args)
-  num_batched = len(args) if num_batched is None else num_batched
   leaves, treedef = jax.tree.flatten(args)
   batched_leaves = len(jax.tree.leaves(args[:num_batched]))
   varying = frozenset().union(*map(_varying_axes, leaves))
@@ -154,6 +160,41 @@ def on_cpu(native_path, xla_path, *args, per_row: bool = False,
 
   return jax.lax.platform_dependent(*operands, cpu=native_varying,
                                     default=xla_operands)
+
+
+def _explicit_axes(args):
+  """The mesh and Explicit mesh axes that the leading axis of ``args`` is
+  sharded over under ``jit`` (the default axis type of ``jax.make_mesh``),
+  or None."""
+  for leaf in jax.tree.leaves(args):
+    sharding = getattr(jax.typeof(leaf), "sharding", None)
+    mesh = getattr(sharding, "mesh", None)
+    spec = getattr(sharding, "spec", ())
+    if mesh is None or not getattr(mesh, "explicit_axes", ()) or not spec:
+      continue
+    lead = spec[0]
+    axes = () if lead is None else (lead if isinstance(lead, tuple) else (lead,))
+    axes = tuple(a for a in axes if a in mesh.explicit_axes)
+    if axes:
+      return mesh, axes
+  return None
+
+
+def _in_auto_axes(explicit, per_row, fn, *args):
+  """``fn(*args)`` with the Explicit mesh axes of the batch turned Auto.
+
+  A histogram's scatter-add (XLA's path) or custom partitioning (the
+  kernels') has no Explicit-sharding rule; in Auto mode both partition over
+  the batch with one all-reduce of the result, never a gather of the inputs.
+  The result comes out replicated, or with ``per_row`` sharded as the batch.
+  """
+  mesh, axes = explicit
+  out = jax.sharding.PartitionSpec(axes if per_row else None)
+  context = (contextlib.nullcontext() if jax.sharding.get_abstract_mesh().axis_names
+             else jax.sharding.use_abstract_mesh(mesh))
+  with context:
+    return jax.sharding.auto_axes(fn, axes=mesh.explicit_axes,
+                                  out_sharding=out)(*args)
 
 
 def small_on_cpu(native_path, xla_path, *args):
