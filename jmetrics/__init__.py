@@ -99,7 +99,7 @@ from jmetrics._src.collection import inputs_of
 from jmetrics._src.collection import route
 from jmetrics._src.records import Max
 from jmetrics._src.records import Min
-from jmetrics._src.stateful import Stateful
+from jmetrics.stateful import Stateful
 from jmetrics._src.distributed import pad_to_multiple
 from jmetrics._src.registry import get
 

@@ -21,7 +21,7 @@ from jmetrics._src import wide
 from jmetrics._src.collection import Collection
 from jmetrics._src.collection import route
 from jmetrics._src.records import Max
-from jmetrics._src.stateful import Stateful
+from jmetrics.stateful import Stateful
 
 
 def _collection():

@@ -15,8 +15,8 @@ from keras import ops
 import jmetrics as jm
 from jmetrics._src import base
 from jmetrics._src.collection import Collection
-from jmetrics._src.stateful import Stateful
-from jmetrics._src.stateful import _jit_update
+from jmetrics.stateful import Stateful
+from jmetrics.stateful import _jit_update
 
 
 def test_seed_auc_snippet_matches_keras():

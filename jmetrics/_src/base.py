@@ -348,4 +348,16 @@ def metric_dataclass(cls):
     self.validate()
 
   cls.__post_init__ = __post_init__
-  return dataclasses.dataclass(frozen=True)(cls)
+  return register(dataclasses.dataclass(frozen=True)(cls))
+
+
+# The package's metric classes by class name, filled as their modules load.
+REGISTERED: dict[str, type] = {}
+
+
+def register(cls):
+  """Makes one of the package's public metric classes known to
+  `jmetrics.get` by name; other classes are returned as they are."""
+  if cls.__module__.startswith("jmetrics.") and not cls.__name__.startswith("_"):
+    REGISTERED[cls.__name__] = cls
+  return cls

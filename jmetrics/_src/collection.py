@@ -157,6 +157,7 @@ def _masked_update(metric, state, inputs: dict, mask):
                               mask=mask, sample_weight=inputs.get("sample_weight"))
 
 
+@base.register
 @dataclasses.dataclass(frozen=True)
 class Routed(base.Metric):
   """A metric whose inputs come from differently named inputs; see `route`.
@@ -295,6 +296,7 @@ def route(metric, **sources) -> Routed:
   return Routed(metric, tuple(resolved.items()), metric.name)
 
 
+@base.register
 @dataclasses.dataclass(frozen=True, init=False)
 class Collection(base.Metric):
   """Metrics updated, merged, synced and computed together; itself a metric.

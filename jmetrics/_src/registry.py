@@ -35,14 +35,7 @@ def _key(name: str) -> str:
 
 def catalogue() -> dict[str, type]:
   """Public metric classes of the package, by class name."""
-  import jmetrics  # pylint: disable=g-import-not-at-top  (the namespace is built last)
-  classes = {}
-  for name in jmetrics.__all__:
-    obj = getattr(jmetrics, name)
-    if (inspect.isclass(obj) and issubclass(obj, base.Metric)
-        and obj.__dict__.get("__dataclass_fields__") is not None):
-      classes[name] = obj
-  return classes
+  return dict(base.REGISTERED)
 
 
 def get(identifier: Any) -> base.Metric | None:

@@ -1,0 +1,66 @@
+"""The package's layers run one way: nothing imports a module above it."""
+
+import ast
+import pathlib
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jmetrics"
+
+# Lowest first: kernels and numerics, the contract, the metric families,
+# composition, integrations.
+LAYERS = (
+    {"native", "wide", "checks", "weighting", "class_counts", "thresholds",
+     "distributed"},
+    {"base"},
+    {"reduction", "accuracy", "auc", "confusion", "dice", "f_score", "hinge",
+     "iou", "probabilistic", "regression"},
+    {"registry", "collection", "records"},
+    {"stateful", "linen", "nnx", "jmetrics.wide"},
+)
+
+
+def _layer(module: str) -> int:
+  name = module.removeprefix("jmetrics._src.")
+  name = name if name != module else module
+  for level, names in enumerate(LAYERS):
+    if name in names or name.removeprefix("jmetrics.") in names - {"wide"}:
+      return level
+  raise AssertionError(f"{module} is in no layer: add it to LAYERS")
+
+
+def _modules():
+  for path in sorted(PACKAGE.rglob("*.py")):
+    if path.name == "__init__.py":
+      continue
+    relative = path.relative_to(PACKAGE.parent).with_suffix("")
+    yield ".".join(relative.parts), path
+
+
+def _imports(path):
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.ImportFrom) and node.module:
+      if node.module.startswith("jmetrics"):
+        base = node.module
+        for alias in node.names:
+          candidate = f"{base}.{alias.name}"
+          yield candidate if base in ("jmetrics._src", "jmetrics") else base
+    elif isinstance(node, ast.Import):
+      for alias in node.names:
+        if alias.name.startswith("jmetrics"):
+          yield alias.name
+
+
+def test_every_module_has_a_layer():
+  for module, _ in _modules():
+    _layer(module)
+
+
+def test_no_import_runs_up_the_layers():
+  upward = []
+  for module, path in _modules():
+    for imported in _imports(path):
+      if imported == "jmetrics":
+        upward.append(f"{module} imports the whole package")
+      elif _layer(imported) > _layer(module):
+        upward.append(f"{module} (layer {_layer(module)}) imports {imported} "
+                      f"(layer {_layer(imported)})")
+  assert not upward, "\n".join(upward)
