@@ -56,7 +56,8 @@ KERNELS = Extension(
     # conversions; -ffp-contract=off keeps Keras' float32 product (no fused
     # multiply-add); -fopenmp-simd honours `omp simd` reductions (no OpenMP
     # runtime).
-    extra_compile_args=["-O3", "-std=c++17", "-pthread", "-w",
+    # -g0: no debug information (Python's own CFLAGS ask for -g: 10x the size).
+    extra_compile_args=["-O3", "-g0", "-std=c++17", "-pthread", "-w",
                         "-fno-trapping-math", "-ffp-contract=off",
                         "-fopenmp-simd", *_cpu_flags()],
     extra_link_args=["-pthread"],
