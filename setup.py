@@ -15,6 +15,7 @@ import platform
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError
 
 
 def _ffi_include_dir() -> str:
@@ -42,7 +43,9 @@ class BuildKernels(build_ext):
 
   def build_extension(self, ext):
     if not ext.include_dirs or not ext.include_dirs[0]:
-      raise RuntimeError("jaxlib's XLA FFI headers were not found")
+      # A CompileError, so that the optional extension is skipped with a
+      # message rather than failing the install.
+      raise CompileError("jaxlib's XLA FFI headers were not found")
     super().build_extension(ext)
 
 
