@@ -14,15 +14,15 @@ LAYERS = (
     {"reduction", "accuracy", "auc", "confusion", "dice", "f_score", "hinge",
      "iou", "probabilistic", "regression"},
     {"registry", "collection", "records"},
-    {"stateful", "linen", "nnx", "jmetrics.wide"},
+    {"jmetrics.stateful", "jmetrics.linen", "jmetrics.nnx", "jmetrics.wide"},
 )
 
 
 def _layer(module: str) -> int:
+  # `jmetrics._src.X` is named X in LAYERS; public modules by their full name.
   name = module.removeprefix("jmetrics._src.")
-  name = name if name != module else module
   for level, names in enumerate(LAYERS):
-    if name in names or name.removeprefix("jmetrics.") in names - {"wide"}:
+    if name in names:
       return level
   raise AssertionError(f"{module} is in no layer: add it to LAYERS")
 

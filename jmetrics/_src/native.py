@@ -62,15 +62,10 @@ def available() -> bool:
   return _load()
 
 
-def enabled() -> bool:
-  """Whether the kernels are switched on (``JMETRICS_NATIVE`` is not 0)."""
-  return os.environ.get("JMETRICS_NATIVE", "1") != "0"
-
-
 @functools.cache
 def _load() -> bool:
   global _library
-  if not enabled():
+  if os.environ.get("JMETRICS_NATIVE", "1") == "0":
     return False
   with _lock:
     path = library_path()
