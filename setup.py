@@ -1,4 +1,4 @@
-"""Builds the native CPU kernels (``jmetrics/_src/native/*.cc``) at install.
+"""Builds the native CPU kernels (``jmetrics/_src/kernels/native/*.cc``) at install.
 
 The kernels are plain C++ against the XLA FFI headers that ship with jaxlib,
 loaded with ctypes and registered through ``jax.ffi``; they need no Python
@@ -50,9 +50,9 @@ class BuildKernels(build_ext):
 
 
 KERNELS = Extension(
-    "jmetrics._src.native._kernels",
-    sources=sorted(glob.glob("jmetrics/_src/native/*.cc")),
-    depends=sorted(glob.glob("jmetrics/_src/native/*.h")),
+    "jmetrics._src.kernels.native._kernels",
+    sources=sorted(glob.glob("jmetrics/_src/kernels/native/*.cc")),
+    depends=sorted(glob.glob("jmetrics/_src/kernels/native/*.h")),
     include_dirs=[_ffi_include_dir()],
     language="c++",
     # -fno-trapping-math lets the compiler vectorise float-to-int

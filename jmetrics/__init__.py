@@ -212,6 +212,6 @@ __all__ = (
 
 # Register the installed native CPU kernels now, so that a missing build warns
 # once at import rather than inside a user's first trace.
-from jmetrics._src import native as _native  # pylint: disable=g-bad-import-order
-_native.available()
-del _native
+from jmetrics._src import kernels as _kernels  # pylint: disable=g-bad-import-order
+_kernels.available()
+del _kernels

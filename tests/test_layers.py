@@ -8,8 +8,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jmetrics"
 # Lowest first: kernels and numerics, the contract, the metric families,
 # composition, integrations.
 LAYERS = (
-    {"native", "wide", "checks", "weighting", "class_counts", "thresholds",
-     "distributed"},
+    {"wide", "checks", "weighting", "distributed", "kernels", "kernels.ffi",
+     "kernels.dispatch", "kernels.thresholds", "kernels.counting",
+     "kernels.rows", "thresholds"},
     {"base"},
     {"reduction", "accuracy", "auc", "confusion", "dice", "f_score", "hinge",
      "iou", "probabilistic", "regression"},

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk_metrics
 
-from jmetrics._src import native
+from jmetrics._src.kernels import ffi
 from jmetrics._src import wide
 
 # More than one 2**16-element chunk, and not a multiple of the block size.
@@ -30,10 +30,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_install_built_the_kernels_into_the_package():
-  path = native.library_path()
+  path = ffi.library_path()
   assert path is not None, "the install did not build native/_kernels*.so"
-  assert path.parent == pathlib.Path(native.__file__).with_name("native")
-  assert native.available()
+  assert path.parent == pathlib.Path(ffi.__file__).with_name("native")
+  assert ffi.available()
+
+
+def test_every_handler_in_the_sources_is_a_registered_target():
+  sources = sorted((pathlib.Path(ffi.__file__).with_name("native")).glob("*.cc"))
+  defined = {name for path in sources for name in re.findall(
+      r"XLA_FFI_DEFINE_HANDLER_SYMBOL\(\s*(\w+)", path.read_text())}
+  assert defined == {target.value for target in ffi.Target}
 
 
 def threshold_reference(scores, labels, weights, mode, thresholds, num_labels):
@@ -41,14 +48,14 @@ def threshold_reference(scores, labels, weights, mode, thresholds, num_labels):
   scores = np.asarray(scores, np.float32).reshape(-1)
   t = len(thresholds)
   with np.errstate(invalid="ignore"):
-    if mode == native.SORTED:
+    if mode == ffi.Bucketing.SORTED:
       bucket = (scores[:, None] > np.asarray(thresholds, np.float32)).sum(1)
     else:
       # Keras' evenly spaced bucket: ceil(clip(p, 0, 1) * (T - 1)) in float32.
       scaled = np.clip(scores, 0, 1) * np.float32(t - 1)
       bucket = np.ceil(np.nan_to_num(scaled)).astype(np.int64)
       bucket = np.where(np.isnan(scores), 1, bucket)
-      if mode == native.EVENLY_WITH_EPSILON:
+      if mode == ffi.Bucketing.EVENLY_WITH_EPSILON:
         bucket = np.maximum(bucket, 1)
   label_index = np.arange(scores.size) % num_labels
   positive = np.asarray(labels).reshape(-1).astype(np.float32) != 0
@@ -69,26 +76,26 @@ def _scores(rng, n):
 
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("mode", [native.EVENLY, native.EVENLY_WITH_EPSILON,
-                                  native.SORTED])
+@pytest.mark.parametrize("mode", [ffi.Bucketing.EVENLY, ffi.Bucketing.EVENLY_WITH_EPSILON,
+                                  ffi.Bucketing.SORTED])
 @pytest.mark.parametrize("num_labels", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_threshold_histogram_matches_definition(jit, n, mode, num_labels, weighted):
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(n + 7 * mode + num_labels)
   n = n - n % num_labels
   scores = _scores(rng, n)
   labels = (rng.random(n) < 0.4).astype(np.float32)
   weights = rng.random(n, dtype=np.float32) if weighted else None
-  if mode == native.SORTED:
+  if mode == ffi.Bucketing.SORTED:
     thresholds = [0.05, 0.3, 0.3, 0.9]  # ascending, with a tie
   else:
     thresholds = list(np.linspace(0, 1, 5))  # the grid the bucket assumes
 
   def run(scores, labels, weights):
-    return native.threshold_histogram(
+    return ffi.threshold_histogram(
         scores.reshape(-1, num_labels), labels.reshape(-1, num_labels), weights,
-        mode=mode, num_thresholds=len(thresholds), num_labels=num_labels,
+        bucketing=mode, num_thresholds=len(thresholds), num_labels=num_labels,
         sorted_thresholds=jnp.asarray(thresholds, jnp.float32))
 
   fn = jax.jit(run) if jit else run
@@ -107,18 +114,18 @@ def test_threshold_histogram_matches_definition(jit, n, mode, num_labels, weight
 ])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_threshold_histograms_of_many_labels(num_labels, rows, weighted):
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(num_labels + rows)
   n = num_labels * rows
   scores = _scores(rng, n)
   labels = (rng.random(n) < 0.4).astype(np.float32)
   weights = rng.random(n, dtype=np.float32) if weighted else None
-  got = jax.jit(lambda s, l, w: native.threshold_histogram(
+  got = jax.jit(lambda s, l, w: ffi.threshold_histogram(
       s.reshape(rows, num_labels), l.reshape(rows, num_labels), w,
-      mode=native.EVENLY_WITH_EPSILON, num_thresholds=200,
+      bucketing=ffi.Bucketing.EVENLY_WITH_EPSILON, num_thresholds=200,
       num_labels=num_labels))(scores, labels, weights)
   expected = threshold_reference(scores, labels, weights,
-                                 native.EVENLY_WITH_EPSILON,
+                                 ffi.Bucketing.EVENLY_WITH_EPSILON,
                                  list(np.linspace(0, 1, 200)), num_labels)
   np.testing.assert_allclose(np.asarray(got, np.float64), expected, rtol=1e-6)
 
@@ -127,16 +134,16 @@ def test_threshold_histograms_of_many_labels(num_labels, rows, weighted):
                                    np.uint32, np.float32, np.float16,
                                    ml_dtypes.bfloat16, np.int16])
 def test_threshold_histogram_reads_every_label_dtype(dtype):
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(3)
   n = 2**17 + 5
   scores = rng.random(n, dtype=np.float32)
   labels = rng.integers(0, 3, n).astype(dtype)  # 2 is positive too
-  got = native.threshold_histogram(
-      jnp.asarray(scores), jnp.asarray(labels), None, mode=native.EVENLY,
+  got = ffi.threshold_histogram(
+      jnp.asarray(scores), jnp.asarray(labels), None, bucketing=ffi.Bucketing.EVENLY,
       num_thresholds=11, num_labels=1)
   expected = threshold_reference(scores, labels.astype(np.float32), None,
-                                  native.EVENLY, [0.0] * 11, 1)
+                                  ffi.Bucketing.EVENLY, [0.0] * 11, 1)
   np.testing.assert_array_equal(np.asarray(got), expected)
 
 
@@ -144,13 +151,13 @@ def test_threshold_histogram_reads_every_label_dtype(dtype):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("num_classes", [3, 150])
 def test_pair_histogram_matches_definition(n, weighted, num_classes):
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(n + num_classes)
   y_true = rng.integers(-2, num_classes + 2, n).astype(np.int32)
   y_pred = rng.integers(-2, num_classes + 2, n).astype(np.int32)
   y_true[: min(n, 2)] = [np.iinfo(np.int32).min, np.iinfo(np.int32).max][: min(n, 2)]
   weights = rng.random(n, dtype=np.float32) if weighted else None
-  got = jax.jit(native.pair_histogram, static_argnums=3)(
+  got = jax.jit(ffi.pair_histogram, static_argnums=3)(
       jnp.asarray(y_true), jnp.asarray(y_pred),
       None if weights is None else jnp.asarray(weights), num_classes)
   # Pairs with an id outside [0, C) are not counted.
@@ -166,11 +173,11 @@ def test_pair_histogram_matches_definition(n, weighted, num_classes):
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bincount_drops_keys_out_of_range(n, weighted):
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(n)
   keys = rng.integers(-3, 13, n).astype(np.int32)
   weights = rng.random(n, dtype=np.float32) if weighted else None
-  got = native.bincount(jnp.asarray(keys),
+  got = ffi.bincount(jnp.asarray(keys),
                         None if weights is None else jnp.asarray(weights), 10)
   kept = (keys >= 0) & (keys < 10)
   expected = np.bincount(keys[kept], None if weights is None else weights[kept],
@@ -181,19 +188,19 @@ def test_bincount_drops_keys_out_of_range(n, weighted):
 def test_runs_of_one_key_across_threads():
   """Every element in one bin: the interleaved copies and the per-thread
   tables must add up to the exact count."""
-  native.available()
+  ffi.available()
   n = 2**20 + 3
   keys = jnp.full((n,), 7, jnp.int32)
-  got = jax.jit(lambda k: native.bincount(k, None, 8))(keys)
+  got = jax.jit(lambda k: ffi.bincount(k, None, 8))(keys)
   assert int(got[7]) == n and int(got.sum()) == n
 
 
 def test_vmap_runs_one_histogram_per_row():
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(1)
   y_true = rng.integers(0, 4, (5, 300)).astype(np.int32)
   y_pred = rng.integers(0, 4, (5, 300)).astype(np.int32)
-  got = jax.vmap(lambda a, b: native.pair_histogram(a, b, None, 4))(
+  got = jax.vmap(lambda a, b: ffi.pair_histogram(a, b, None, 4))(
       jnp.asarray(y_true), jnp.asarray(y_pred))
   for row in range(5):
     expected = sk_metrics.confusion_matrix(y_true[row], y_pred[row],
@@ -219,12 +226,12 @@ def test_missing_build_warns_at_import_and_falls_back():
       with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         import jmetrics as jm
-        from jmetrics._src import native
+        from jmetrics._src.kernels import ffi
       messages = [str(w.message) for w in caught]
       assert sum("native CPU histogram kernels are unavailable" in m
                  for m in messages) == 1, messages
       assert "XLA path" in messages[0], messages
-      assert not native.available()
+      assert not ffi.available()
       rng = np.random.default_rng(0)
       y_true = rng.integers(0, 2, 5000)
       y_pred = rng.random(5000).astype(np.float32)
@@ -244,8 +251,8 @@ def test_kernels_run_without_a_compiler_or_a_cache(tmp_path):
       import numpy as np
       import jax
       import jmetrics as jm
-      from jmetrics._src import native
-      assert native.available()
+      from jmetrics._src.kernels import ffi
+      assert ffi.available()
       rng = np.random.default_rng(0)
       metric = jm.AUC()
       state = jax.jit(metric.update)(
@@ -267,7 +274,7 @@ def test_argmax_matches_xla_argmax_on_every_special_value(row_length,
                                                           signed_zeros):
   """The row kernel against jnp.argmax on CPU (subnormals tie with zeros,
   the first NaN wins), and with Keras' rule of -0.0 -> -tiny."""
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(row_length)
   special = np.array([0.0, -0.0, 1e-40, -1e-40, 2e-40, np.nan, -np.nan,
                       np.inf, -np.inf, 1.0, -1.0, 3e38, -3e38], np.float32)
@@ -282,18 +289,18 @@ def test_argmax_matches_xla_argmax_on_every_special_value(row_length,
     return jnp.argmax(x, axis=-1)
 
   expected = jax.jit(reference)(scores)
-  got = jax.jit(lambda x: native.argmax(x, signed_zeros=signed_zeros))(
+  got = jax.jit(lambda x: ffi.argmax(x, signed_zeros=signed_zeros))(
       scores.reshape(3, 3000, row_length))
   np.testing.assert_array_equal(np.asarray(got).reshape(-1), np.asarray(expected))
 
 
 def test_product_sums_match_float64_sums():
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(5)
   n = 3 * 2**16 + 11
   t, p, w = (rng.random(n, dtype=np.float32) for _ in range(3))
   for weights in (None, w):
-    got = jax.jit(native.product_sums)(t, p, weights)
+    got = jax.jit(ffi.product_sums)(t, p, weights)
     c = np.ones(n) if weights is None else w.astype(np.float64)
     expected = [np.sum(c * t * p), np.sum(c * t), np.sum(c * p)]
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6)
@@ -315,7 +322,7 @@ def _cumulative_cells(hist, t, num_labels):
 def test_threshold_totals_add_exact_counts(num_labels, cells, permuted):
   """Integer counts, also past 2**24 per cell, land exactly: the new pair is
   the total rounded to float32 and the exact rest, as `wide` keeps it."""
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(len(str(cells)) + num_labels)
   t = 7
   hist = rng.integers(0, 2**27, num_labels * (t + 1) * 2).astype(np.int32)
@@ -336,8 +343,8 @@ def test_threshold_totals_add_exact_counts(num_labels, cells, permuted):
 
   @jax.jit
   def add(hist, totals):
-    return native.threshold_totals(
-        hist, totals, cells=sum(1 << i for i in kept), num_thresholds=t,
+    return ffi.threshold_totals(
+        hist, totals, cells=ffi.Cells(sum(1 << i for i in kept)), num_thresholds=t,
         num_labels=num_labels, positions=positions)
 
   got = add(hist, totals)
@@ -350,15 +357,15 @@ def test_threshold_totals_add_exact_counts(num_labels, cells, permuted):
 
 
 def test_threshold_totals_round_weighted_sums_once():
-  native.available()
+  ffi.available()
   rng = np.random.default_rng(3)
   t, num_labels = 9, 2
   hist = rng.random(num_labels * (t + 1) * 2, dtype=np.float32) * 1000
   start = rng.random((4, t, num_labels)) * 1e6
   start_hi = start.astype(np.float32)
   start_lo = (start - start_hi).astype(np.float32)
-  (hi, lo), = jax.jit(lambda h, s: native.threshold_totals(
-      h, [s], cells=15, num_thresholds=t, num_labels=num_labels))(
+  (hi, lo), = jax.jit(lambda h, s: ffi.threshold_totals(
+      h, [s], cells=ffi.Cells.ALL, num_thresholds=t, num_labels=num_labels))(
           hist, (start_hi, start_lo))
   want = (start_hi.astype(np.float64) + start_lo
           + _cumulative_cells(hist, t, num_labels).astype(np.float32))
@@ -374,6 +381,7 @@ def test_threshold_update_is_the_xla_update(weighted, grid):
   state: bit for bit for counts, to float32 rounding for weighted sums."""
   from jmetrics import AUC  # pylint: disable=g-import-not-at-top
   from jmetrics._src import thresholds as thr  # pylint: disable=g-import-not-at-top
+  from jmetrics._src.kernels import thresholds as kernel  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(11)
   n = 3 * 2**16 + 5
   y_true = rng.random(n) < 0.4
@@ -385,9 +393,9 @@ def test_threshold_update_is_the_xla_update(weighted, grid):
 
   def xla_update(state):
     y_t, y_p, w = thr.prepare(metric, y_true, y_pred, weights)
-    hist = thr._xla_histogram(jnp.asarray(y_t), jnp.asarray(y_p, jnp.float32),
-                              w, metric.grid, 1, False)
-    batch = thr._from_histogram(hist, metric.grid, 1, False, n)
+    hist = kernel._xla_histogram(jnp.asarray(y_t), jnp.asarray(y_p, jnp.float32),
+                                 w, metric.grid, 1)
+    batch = kernel._from_histogram(hist, metric.grid, 1, False, n)
     return thr.ConfusionState(wide.wide_add_counts(state.counts, jnp.stack(batch)))
 
   expected = jax.jit(lambda s: xla_update(xla_update(s)))(metric.init())
@@ -413,7 +421,7 @@ def test_threshold_update_is_one_native_call():
   computation or returned array costs microseconds, a good part of an
   update of a small batch."""
   from jmetrics import AUC  # pylint: disable=g-import-not-at-top
-  native.available()
+  ffi.available()
   metric = AUC(num_thresholds=200)
   x = jnp.zeros(2**16)
   hlo = jax.jit(metric.update).lower(metric.init(), x, x).compile().as_text()

@@ -2,9 +2,9 @@
 that run on them against Keras 3.
 
 On CPU, ``SparseTopKCategoricalAccuracy`` / ``TopKCategoricalAccuracy`` count
-"scores above the label's" in `native.in_top_k`, and ``Precision`` /
+"scores above the label's" in `ffi.in_top_k`, and ``Precision`` /
 ``Recall`` with ``top_k`` histogram Keras' top-k filtered scores in
-`native.top_k_threshold_histogram` (no sort, nothing of the input's size
+`ffi.top_k_threshold_histogram` (no sort, nothing of the input's size
 written). The references below are written from the definitions:
 
 * ``lax.top_k`` on CPU keeps the k largest entries of each row in the total
@@ -28,7 +28,8 @@ import pytest  # noqa: E402
 
 from jmetrics._src import accuracy as acc  # noqa: E402
 from jmetrics._src import confusion as cm  # noqa: E402
-from jmetrics._src import native  # noqa: E402
+from jmetrics._src import kernels  # noqa: E402
+from jmetrics._src.kernels import ffi  # noqa: E402
 from jmetrics._src import thresholds as th  # noqa: E402
 from tests import harness  # noqa: E402
 from tests import test_native  # noqa: E402
@@ -43,7 +44,7 @@ SPECIAL = np.array(
 
 @pytest.fixture(autouse=True, scope="module")
 def _kernels():
-  assert native.available(), "the native kernels must build for these tests"
+  assert ffi.available(), "the native kernels must build for these tests"
 
 
 # -- references ------------------------------------------------------------------
@@ -153,13 +154,13 @@ def test_in_top_k_matches_definition(jit, kind, batch, classes):
   # Labels in [-C - 2, C + 2): negatives index from the end, others miss.
   labels = rng.integers(-classes - 2, classes + 2, batch).astype(np.int32)
   for k in sorted({1, 3, classes - 1, classes, classes + 1} - {0}):
-    run = lambda a, b, k=k: native.in_top_k(a, b, k)
+    run = lambda a, b, k=k: ffi.in_top_k(a, b, k)
     got = (jax.jit(run) if jit else run)(jnp.asarray(labels), jnp.asarray(scores))
     assert got.shape == batch and got.dtype == jnp.int32
     expected = _in_top_k_reference(labels, scores, k)
     np.testing.assert_array_equal(np.asarray(got), expected, err_msg=f"k={k}")
     # ... and the XLA path (GPU, TPU) gives the same bits.
-    xla = acc._in_top_k_xla(jnp.asarray(labels), jnp.asarray(scores), k)
+    xla = kernels.rows.IN_TOP_K.xla(k, jnp.asarray(labels), jnp.asarray(scores))
     np.testing.assert_array_equal(np.asarray(xla), expected, err_msg=f"k={k}")
 
 
@@ -167,7 +168,7 @@ def test_in_top_k_denormals_compare_as_zero():
   scores = np.array([[0.0, 1e-45, -1e-45, 3e-39, TINY, -0.0]], np.float32)
   # Against 0 (or a denormal) only the smallest normal number is above.
   for label in range(6):
-    got = native.in_top_k(jnp.asarray([label], jnp.int32), jnp.asarray(scores), 1)
+    got = ffi.in_top_k(jnp.asarray([label], jnp.int32), jnp.asarray(scores), 1)
     assert int(got[0]) == (label == 4), label
 
 
@@ -175,7 +176,7 @@ def test_in_top_k_under_vmap():
   rng = np.random.default_rng(5)
   scores = _scores(rng, (4, 9, 12), "special")
   labels = rng.integers(-13, 13, (4, 9)).astype(np.int32)
-  got = jax.vmap(lambda a, b: native.in_top_k(a, b, 3))(
+  got = jax.vmap(lambda a, b: ffi.in_top_k(a, b, 3))(
       jnp.asarray(labels), jnp.asarray(scores))
   np.testing.assert_array_equal(np.asarray(got),
                                 _in_top_k_reference(labels, scores, 3))
@@ -184,9 +185,9 @@ def test_in_top_k_under_vmap():
 # -- top-k threshold histogram kernel --------------------------------------------
 
 GRIDS = {
-    native.SORTED: [-1e10, 0.0, 0.3, 0.3, 0.9],  # ascending, with a tie
-    native.EVENLY: list(np.linspace(0, 1, 5)),
-    native.EVENLY_WITH_EPSILON: list(np.linspace(0, 1, 5)),
+    ffi.Bucketing.SORTED: [-1e10, 0.0, 0.3, 0.3, 0.9],  # ascending, with a tie
+    ffi.Bucketing.EVENLY: list(np.linspace(0, 1, 5)),
+    ffi.Bucketing.EVENLY_WITH_EPSILON: list(np.linspace(0, 1, 5)),
 }
 
 # (rows, classes, k, class_id): small k (the network, every k up to 8),
@@ -228,8 +229,8 @@ def test_top_k_histogram_matches_definition(mode, rows, classes, k, class_id,
   thresholds = GRIDS[mode]
 
   def run(scores, labels, weights):
-    return native.top_k_threshold_histogram(
-        scores, labels, weights, k=k, class_id=class_id, mode=mode,
+    return ffi.top_k_threshold_histogram(
+        scores, labels, weights, k=k, class_id=class_id, bucketing=mode,
         num_thresholds=len(thresholds),
         sorted_thresholds=jnp.asarray(thresholds, jnp.float32))
 
@@ -255,13 +256,13 @@ def test_top_k_histogram_under_vmap():
   scores = _scores(rng, (3, 20, 11), "special")
   labels = (rng.random((3, 20, 11)) < 0.3).astype(np.float32)
   thresholds = jnp.asarray([0.0, 0.5], jnp.float32)
-  run = lambda s, y: native.top_k_threshold_histogram(
-      s, y, None, k=3, class_id=None, mode=native.SORTED, num_thresholds=2,
+  run = lambda s, y: ffi.top_k_threshold_histogram(
+      s, y, None, k=3, class_id=None, bucketing=ffi.Bucketing.SORTED, num_thresholds=2,
       sorted_thresholds=thresholds)
   got = jax.vmap(run)(jnp.asarray(scores), jnp.asarray(labels))
   for i in range(3):
     expected = _histogram_reference(_filtered_reference(scores[i], 3, None),
-                                    labels[i], None, native.SORTED, [0.0, 0.5])
+                                    labels[i], None, ffi.Bucketing.SORTED, [0.0, 0.5])
     np.testing.assert_array_equal(np.asarray(got[i]), expected)
 
 
@@ -431,10 +432,10 @@ def test_metrics_match_keras_eager_and_jitted(case):
 
 def _through_both_paths(fn, monkeypatch):
   """``fn()`` jitted on the kernels, then on the XLA path (GPU, TPU, no
-  compiler): `native.on_cpu` takes the XLA path when the kernels are off."""
+  compiler): every kernel takes its XLA body when the native code is off."""
   on_kernels = fn()
   with monkeypatch.context() as patch:
-    patch.setattr(native, "available", lambda: False)
+    patch.setattr(ffi, "available", lambda: False)
     on_xla = fn()
   return on_kernels, on_xla
 
@@ -486,23 +487,26 @@ def test_jitted_updates_run_the_kernels_without_sorting():
     assert "JmetricsInTopK" in hlo, metric
 
 
-def test_prepare_defers_the_filter_to_counts():
-  """`prepare` hands `counts` the unfiltered scores; `apply` is Keras' filter."""
+def test_prepare_leaves_the_filter_to_the_update():
+  """`prepare` hands the update the unfiltered scores; `filter_top_k` is
+  Keras' filter."""
   rng = np.random.default_rng(3)
   y_true = _multi_hot(rng, (8, 6), 0.5)
   y_pred = _special(rng, (8, 6))
   metric = cm.Precision(top_k=2, class_id=4)
-  labels, deferred, weights = th.prepare(metric, y_true, y_pred,
-                                         np.ones(8, np.float32), top_k=2,
-                                         class_id=4)
-  assert isinstance(deferred, th.TopKScores) and deferred.shape == (8, 1)
-  assert labels.shape == weights.shape == (8, 1)
+  labels, scores, weights = th.prepare(metric, y_true, y_pred,
+                                       np.ones(8, np.float32), top_k=2,
+                                       class_id=4)
+  assert scores.shape == (8, 6) and labels.shape == (8, 1)
+  assert weights.shape == (8, 1)
   # XLA's multiply by the mask flushes kept denormals to zero.
-  np.testing.assert_array_equal(np.asarray(deferred.apply()),
-                                _flush(_filtered_reference(y_pred, 2, 4)))
+  np.testing.assert_array_equal(
+      np.asarray(th.kernels.filter_top_k(jnp.asarray(scores, jnp.float32), 2)
+                 [:, 4, None]),
+      _flush(_filtered_reference(y_pred, 2, 4)))
   with pytest.raises(ValueError, match="pooled"):
-    th.add_batch(th.zeros((metric.grid.size,)).counts, labels, deferred,
-                 weights, metric.grid, multi_label=True)
+    th.add_batch(th.zeros((metric.grid.size,)).counts, labels, scores,
+                 weights, metric.grid, multi_label=True, top_k=th.TopK(2, 4))
 
 
 @pytest.mark.parametrize("shape", [(64, 100), (64,), (16, 4, 6)], ids=str)

@@ -15,7 +15,7 @@ JAX backend:
   ``k`` scores are strictly greater than its own score (Keras'
   ``ops.in_top_k`` on JAX), so every class tied with the label's score ranks
   with it. A NaN score at the label counts as ``-inf``. On CPU, float32
-  scores are counted by a native kernel that stops at ``k`` (`native`).
+  scores are counted by one read that stops at ``k`` (`kernels.in_top_k`).
 
 Where Keras would compute a number from shapes that do not correspond
 (``y_true`` broadcast against the batch of ``y_pred``, a missing class axis,
@@ -34,8 +34,7 @@ import jax.numpy as jnp
 
 from jmetrics._src import base
 from jmetrics._src import checks
-from jmetrics._src import class_counts
-from jmetrics._src import native
+from jmetrics._src import kernels
 from jmetrics._src import reduction
 from jmetrics._src import weighting
 
@@ -48,8 +47,8 @@ def _matches(x) -> jax.Array:
 
 def _argmax(x) -> jax.Array:
   """Index of the largest entry on the last axis, chosen as Keras' JAX backend
-  (see `class_counts.argmax`)."""
-  return class_counts.argmax(x, axis=-1)
+  (see `kernels.argmax`)."""
+  return kernels.argmax(x, axis=-1)
 
 
 def _index_dtype(y_pred):
@@ -58,33 +57,6 @@ def _index_dtype(y_pred):
     # Float labels such as 2.0 still match index 2 while 2.5 matches nothing.
     return jnp.promote_types(y_pred.dtype, _F32)
   return jnp.int32
-
-
-def _in_top_k_xla(labels, scores, k) -> jax.Array:
-  at_label = jnp.take_along_axis(scores, labels[..., None], axis=-1)
-  # An out-of-range label gathers NaN from float scores; like a NaN score at
-  # the label, it must not rank high.
-  at_label = jnp.where(jnp.isnan(at_label), -jnp.inf, at_label)
-  # Only strictly greater scores outrank the label, so ties favour it.
-  outranked = jnp.sum(scores > at_label, axis=-1)
-  return outranked < k
-
-
-def _in_top_k(labels, scores, k) -> jax.Array:
-  """Whether fewer than ``k`` scores beat the label's score (no sort).
-
-  On CPU, float32 scores go to a native kernel (`native.in_top_k`) that
-  reads each row once and stops counting at ``k``; the XLA path builds the
-  (rows, C) comparison. Both give the same bits.
-  """
-  scores = jnp.asarray(scores)
-  if scores.dtype != _F32 or scores.size == 0:
-    return _in_top_k_xla(labels, scores, k)
-  labels = jnp.asarray(labels, jnp.int32)
-  return native.on_cpu(
-      lambda labels, scores: native.in_top_k(labels, scores, k) != 0,
-      lambda labels, scores: _in_top_k_xla(labels, scores, k), labels, scores,
-      per_row=True)
 
 
 def _check_same_after_alignment(metric, y_true, y_pred, true_aligned,
@@ -403,7 +375,7 @@ class TopKCategoricalAccuracy(reduction.SampleMeanMetric):
     y_true = jnp.asarray(y_true)
     _check_categorical(self, y_true, y_pred)
     labels = _argmax(y_true.astype(y_pred.dtype)).reshape(y_pred.shape[:-1])
-    matches = _in_top_k(labels.astype(jnp.int32), y_pred, self.k)
+    matches = kernels.in_top_k(labels.astype(jnp.int32), y_pred, self.k)
     return _matches(matches).reshape(y_true.shape[:-1])
 
 
@@ -487,7 +459,7 @@ class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
             f"{checks.shape_of(y_pred)}")
       matches = jnp.any(labels[..., None] == y_pred[..., :self.k], axis=-1)
     else:
-      matches = _in_top_k(labels, y_pred, self.k)
+      matches = kernels.in_top_k(labels, y_pred, self.k)
     return _matches(matches).reshape(y_true.shape)
 
 

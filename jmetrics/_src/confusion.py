@@ -113,11 +113,13 @@ def _check_unit(metric, name, value):
 def _add_batch(metric, grid, totals, y_true, y_pred, sample_weight):
   """``totals`` with one batch's counts at ``grid`` added (with top_k and
   class_id if set); see `thresholds.add_batch`."""
+  top_k = getattr(metric, "top_k", None)
+  class_id = getattr(metric, "class_id", None)
   y_true, y_pred, weights = thresholds_lib.prepare(
-      metric, y_true, y_pred, sample_weight,
-      top_k=getattr(metric, "top_k", None),
-      class_id=getattr(metric, "class_id", None))
-  return thresholds_lib.add_batch(totals, y_true, y_pred, weights, grid)
+      metric, y_true, y_pred, sample_weight, top_k=top_k, class_id=class_id)
+  return thresholds_lib.add_batch(
+      totals, y_true, y_pred, weights, grid,
+      top_k=None if top_k is None else thresholds_lib.TopK(top_k, class_id))
 
 
 def _per_threshold(metric, values: jax.Array, grid) -> jax.Array:

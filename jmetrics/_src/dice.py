@@ -59,8 +59,7 @@ import numpy as np
 
 from jmetrics._src import base
 from jmetrics._src import checks
-from jmetrics._src import class_counts
-from jmetrics._src import native
+from jmetrics._src import kernels
 from jmetrics._src import reduction
 from jmetrics._src import wide
 
@@ -404,14 +403,8 @@ class Dice(base.Metric):
     if exact_true:
       return jnp.sum(t * p), jnp.sum(t), jnp.sum(p)
 
-    def xla_path(t, p, weight):
-      if weight is not None:
-        t = t * weight
-      return jnp.stack([jnp.sum(t * p), jnp.sum(t),
-                        jnp.sum(p if weight is None else p * weight)])
-
     # One fused read on CPU, where XLA reads the inputs once per sum.
-    sums = native.on_cpu(native.product_sums, xla_path, t, p, weight)
+    sums = kernels.product_sums(t, p, weight)
     return sums[0], sums[1], sums[2]
 
   def _class_axis(self, dense, y_true, y_pred) -> int:
@@ -465,13 +458,13 @@ class Dice(base.Metric):
       p_at_label = jnp.squeeze(jnp.take_along_axis(
           p, expand(jnp.clip(labels, 0, c - 1)), axis, mode="clip"), axis)
       if exact:
-        true_sum = class_counts.bincount(index, None, c)
-        inter = class_counts.bincount(index, p_at_label, c)
+        true_sum = kernels.bincount(index, None, c)
+        inter = kernels.bincount(index, p_at_label, c)
         pred_sum = jnp.sum(jnp.where(expand(valid), p, 0.0), axis=others)
       else:
         weight = jnp.where(valid, weight, 0.0)
-        true_sum = class_counts.bincount(index, weight, c)
-        inter = class_counts.bincount(index, weight * p_at_label, c)
+        true_sum = kernels.bincount(index, weight, c)
+        inter = kernels.bincount(index, weight * p_at_label, c)
         pred_sum = jnp.sum(expand(weight) * p, axis=others)
       return inter, true_sum, pred_sum
 
@@ -506,13 +499,13 @@ class Dice(base.Metric):
     t_at_pred = jnp.squeeze(jnp.take_along_axis(
         t, expand(jnp.clip(ids, 0, c - 1)), axis, mode="clip"), axis)
     if weight is None:
-      pred_sum = class_counts.bincount(index, None, c)
-      inter = class_counts.bincount(index, t_at_pred, c)
+      pred_sum = kernels.bincount(index, None, c)
+      inter = kernels.bincount(index, t_at_pred, c)
       true_sum = jnp.sum(jnp.where(expand(valid), t, 0), axis=others)
     else:
       weight = jnp.where(valid, weight, 0.0)
-      pred_sum = class_counts.bincount(index, weight, c)
-      inter = class_counts.bincount(index, weight * t_at_pred, c)
+      pred_sum = kernels.bincount(index, weight, c)
+      inter = kernels.bincount(index, weight * t_at_pred, c)
       true_sum = jnp.sum(expand(weight) * t, axis=others)
     return inter, true_sum, pred_sum
 
@@ -530,7 +523,7 @@ class Dice(base.Metric):
     mask = mask & pred_in_range
     if self.ignore_class is not None:
       mask = mask & (y_true != self.ignore_class)
-    table = class_counts.confusion_matrix(true_ids, pred_ids, self.num_classes,
+    table = kernels.confusion_matrix(true_ids, pred_ids, self.num_classes,
                                           weights=weight, mask=mask)
     # Rows are true classes, columns predicted: I = diagonal, T = row sums,
     # P = column sums (int32 when unweighted, so they add exactly).

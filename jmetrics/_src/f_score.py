@@ -46,7 +46,7 @@ import numpy as np
 
 from jmetrics._src import base
 from jmetrics._src import checks
-from jmetrics._src import class_counts
+from jmetrics._src import kernels
 from jmetrics._src import reduction
 from jmetrics._src import weighting
 from jmetrics._src import wide
@@ -506,7 +506,7 @@ class WeightedPrecision(base.Metric):
         weight = weight.reshape(weight.shape + (1,) * (labels.ndim - weight.ndim))
       checks.check_broadcast(self, "sample_weight", weight, labels.shape)
       data = jnp.broadcast_to(weight, labels.shape)
-    hist = class_counts.bincount(key, data, 2 * self.num_classes).reshape(
+    hist = kernels.bincount(key, data, 2 * self.num_classes).reshape(
         self.num_classes, 2)
     tp, predicted_total = hist[:, 1], hist[:, 0] + hist[:, 1]
     add = wide.wide_add_int if sample_weight is None else wide.wide_add

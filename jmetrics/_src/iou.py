@@ -3,7 +3,7 @@
 Every metric here keeps one ``(C, C)`` table of (weighted) counts, rows = true
 class and columns = predicted class (scikit-learn's convention), as an exact
 `Wide` total. A batch is counted by the shared kernel
-(`jmetrics._src.class_counts.confusion_matrix`: one scatter-add of
+(`jmetrics._src.kernels.confusion_matrix`: one scatter-add of
 ``y_true * C + y_pred``, never an ``N x C x C`` one-hot product) and added with
 `wide.wide_add_counts`, so unweighted cells stay exact far past 2**24 (and
 past 2**31, where Keras' default int32 table wraps).
@@ -62,7 +62,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import class_counts
+from jmetrics._src import kernels
 from jmetrics._src import reduction
 from jmetrics._src import wide
 
@@ -155,7 +155,7 @@ def _argmax(metric, name, x, axis):
     raise metric.error(f"axis={axis} is out of range for {name} of shape "
                        f"{x.shape} (sparse_{name}=False takes the argmax "
                        f"along axis)")
-  return class_counts.argmax(x, axis)
+  return kernels.argmax(x, axis)
 
 
 def _class_ids(x, num_classes, integer_mode):
@@ -229,7 +229,7 @@ def _batch_table(metric, y_true, y_pred, sample_weight, *, num_classes,
   if ignore_class is not None:
     keep = true_values != ignore_class
     mask = keep if mask is None else mask & keep
-  return class_counts.confusion_matrix(true_ids, pred_ids, num_classes,
+  return kernels.confusion_matrix(true_ids, pred_ids, num_classes,
                                        weights=weights, mask=mask)
 
 
