@@ -57,8 +57,8 @@ from typing import Any
 from flax import struct
 from flax.training import train_state
 
-from jmetrics._src import collection as collection_lib
-from jmetrics._src import records as records_lib
+from jmetrics._src.composition import collection as collection_lib
+from jmetrics._src.composition import records as records_lib
 
 METRICS = "metrics"  # The variable collection `add_metric` sows into.
 

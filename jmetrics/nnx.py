@@ -62,9 +62,9 @@ from typing import Any, Iterable
 from flax import nnx
 
 from jmetrics._src import base
-from jmetrics._src import collection as collection_lib
-from jmetrics._src import records as records_lib
-from jmetrics._src import registry
+from jmetrics._src.composition import collection as collection_lib
+from jmetrics._src.composition import records as records_lib
+from jmetrics._src.composition import registry
 
 Record = records_lib.Record
 records = records_lib.collect

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import registry
+from jmetrics._src.composition import registry
 
 
 def _update(metric, state, args, kwargs):

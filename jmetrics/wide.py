@@ -15,15 +15,15 @@ its totals as `Wide` leaves and uses these operations:
 16777226.0
 """
 
-from jmetrics._src.wide import Wide
-from jmetrics._src.wide import wide_add
-from jmetrics._src.wide import wide_add_counts
-from jmetrics._src.wide import wide_add_int
-from jmetrics._src.wide import wide_merge
-from jmetrics._src.wide import wide_psum
-from jmetrics._src.wide import wide_sum
-from jmetrics._src.wide import wide_value
-from jmetrics._src.wide import wide_zeros
+from jmetrics._src.numerics.wide import Wide
+from jmetrics._src.numerics.wide import wide_add
+from jmetrics._src.numerics.wide import wide_add_counts
+from jmetrics._src.numerics.wide import wide_add_int
+from jmetrics._src.numerics.wide import wide_merge
+from jmetrics._src.numerics.wide import wide_psum
+from jmetrics._src.numerics.wide import wide_sum
+from jmetrics._src.numerics.wide import wide_value
+from jmetrics._src.numerics.wide import wide_zeros
 
 __all__ = ("Wide", "wide_add", "wide_add_counts", "wide_add_int", "wide_merge",
            "wide_psum", "wide_sum", "wide_value", "wide_zeros")

@@ -45,7 +45,7 @@ def _metrics():
   mean_iou = getattr(jm, "MeanIoU", None)
   if mean_iou is None:
     try:  # Until jmetrics exports it.
-      from jmetrics._src.iou import MeanIoU as mean_iou  # pylint: disable=g-import-not-at-top
+      from jmetrics._src.metrics.iou import MeanIoU as mean_iou  # pylint: disable=g-import-not-at-top
     except ImportError:
       mean_iou = None
   if mean_iou is not None:
@@ -110,7 +110,7 @@ def main(argv):
   try:
     import numpy as np  # pylint: disable=g-import-not-at-top
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # pylint: disable=g-import-not-at-top
-    from jmetrics._src.distributed import pad_to_multiple  # pylint: disable=g-import-not-at-top
+    from jmetrics._src.numerics.distributed import pad_to_multiple  # pylint: disable=g-import-not-at-top
 
     assert jax.process_count() == NUM_PROCESSES
     assert jax.device_count() == NUM_PROCESSES * LOCAL_DEVICES

@@ -393,7 +393,7 @@ def _composition_entries() -> list[Entry]:
   if hasattr(jm, "Routed"):
     route = getattr(jm, "route", None)
     if route is None:
-      from jmetrics._src.collection import route  # pylint: disable=g-import-not-at-top
+      from jmetrics._src.composition.collection import route  # pylint: disable=g-import-not-at-top
     entries.append(e("routed", route(jm.Mean(name="loss"), values="loss"),
                      values((2,)), weighted=True))
   for name in ("Max", "Min"):

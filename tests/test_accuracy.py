@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jmetrics._src import accuracy as acc
+from jmetrics._src.metrics import accuracy as acc
 from tests import harness
 
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.

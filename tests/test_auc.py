@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn import metrics as skm
 
-from jmetrics._src import auc as auc_lib
-from jmetrics._src import thresholds as thr
-from jmetrics._src.auc import AUC, MeanAveragePrecision
+from jmetrics._src.metrics import auc as auc_lib
+from jmetrics._src.metrics import thresholds as thr
+from jmetrics._src.metrics.auc import AUC, MeanAveragePrecision
 from tests import harness
 
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.

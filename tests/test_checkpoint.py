@@ -17,10 +17,10 @@ from flax import nnx
 import jmetrics as jm
 from jmetrics import linen as jml
 from jmetrics import nnx as jnnx
-from jmetrics._src import wide
-from jmetrics._src.collection import Collection
-from jmetrics._src.collection import route
-from jmetrics._src.records import Max
+from jmetrics._src.composition.collection import Collection
+from jmetrics._src.composition.collection import route
+from jmetrics._src.metrics.reduction import Max
+from jmetrics._src.numerics import wide
 from jmetrics.stateful import Stateful
 
 

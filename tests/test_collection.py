@@ -13,15 +13,15 @@ import pytest
 
 import jmetrics as jm
 from jmetrics._src import base
-from jmetrics._src import wide
-from jmetrics._src.collection import Collection
-from jmetrics._src.collection import Inputs
-from jmetrics._src.collection import Routed
-from jmetrics._src.collection import flatten_results
-from jmetrics._src.collection import inputs_of
-from jmetrics._src.collection import route
-from jmetrics._src.records import Max
-from jmetrics._src.records import Min
+from jmetrics._src.composition.collection import Collection
+from jmetrics._src.composition.collection import flatten_results
+from jmetrics._src.composition.collection import Inputs
+from jmetrics._src.composition.collection import inputs_of
+from jmetrics._src.composition.collection import route
+from jmetrics._src.composition.collection import Routed
+from jmetrics._src.metrics.reduction import Max
+from jmetrics._src.metrics.reduction import Min
+from jmetrics._src.numerics import wide
 from tests import harness
 
 N_CLASSES = 4

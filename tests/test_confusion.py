@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jmetrics._src import confusion as cm
-from jmetrics._src import thresholds as th
+from jmetrics._src.metrics import confusion as cm
+from jmetrics._src.metrics import thresholds as th
 from tests import harness
 
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 import jmetrics as jm
 from jmetrics._src import base
-from jmetrics._src import wide
+from jmetrics._src.numerics import wide
 
 
 # -- configs -----------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn.metrics import f1_score
 
-from jmetrics._src.dice import Dice
+from jmetrics._src.metrics.dice import Dice
 from tests import harness
 
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.

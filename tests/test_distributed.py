@@ -46,8 +46,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 import jmetrics as jm
 from jmetrics._src import base
-from jmetrics._src import wide
-from jmetrics._src.distributed import pad_to_multiple
+from jmetrics._src.numerics import wide
+from jmetrics._src.numerics.distributed import pad_to_multiple
 from tests import catalogue
 from tests.catalogue import ALL, ENTRIES, Entry
 

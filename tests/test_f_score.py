@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sklearn import metrics as skm
 
-from jmetrics._src import f_score as fs
-from jmetrics._src import wide
+from jmetrics._src.metrics import f_score as fs
+from jmetrics._src.numerics import wide
 from tests import harness
 
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.

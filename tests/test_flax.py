@@ -18,9 +18,9 @@ from sklearn.datasets import load_digits
 import jmetrics as jm
 from jmetrics import linen as jml
 from jmetrics import nnx as jnnx
-from jmetrics._src.collection import Collection
-from jmetrics._src.collection import route
-from jmetrics._src.records import Max
+from jmetrics._src.composition.collection import Collection
+from jmetrics._src.composition.collection import route
+from jmetrics._src.metrics.reduction import Max
 
 N_CLASSES = 10
 HIDDEN = 16

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from jmetrics._src import hinge as H
+from jmetrics._src.metrics import hinge as H
 from tests import harness
 
 N = 16  # samples per batch; divisible by the 8 devices

@@ -5,16 +5,19 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jmetrics"
 
-# Lowest first: kernels and numerics, the contract, the metric families,
-# composition, integrations.
+# Lowest first: numerics, kernels, the contract, the metric families,
+# composition, integrations; each folder of jmetrics/_src is one layer.
 LAYERS = (
-    {"wide", "checks", "weighting", "distributed", "kernels", "kernels.ffi",
-     "kernels.dispatch", "kernels.thresholds", "kernels.counting",
-     "kernels.rows", "thresholds"},
+    {"numerics.wide", "numerics.checks", "numerics.weighting",
+     "numerics.arithmetic", "numerics.distributed"},
+    {"kernels", "kernels.ffi", "kernels.dispatch", "kernels.thresholds",
+     "kernels.counting", "kernels.rows"},
     {"base"},
-    {"reduction", "accuracy", "auc", "confusion", "dice", "f_score", "hinge",
-     "iou", "probabilistic", "regression"},
-    {"registry", "collection", "records"},
+    {"metrics.reduction", "metrics.thresholds", "metrics.accuracy",
+     "metrics.auc", "metrics.confusion", "metrics.dice", "metrics.f_score",
+     "metrics.hinge", "metrics.iou", "metrics.probabilistic",
+     "metrics.regression"},
+    {"composition.registry", "composition.collection", "composition.records"},
     {"jmetrics.stateful", "jmetrics.linen", "jmetrics.nnx", "jmetrics.wide"},
 )
 
@@ -36,6 +39,11 @@ def _modules():
     yield ".".join(relative.parts), path
 
 
+def _is_module(name: str) -> bool:
+  path = PACKAGE.parent.joinpath(*name.split("."))
+  return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports(path):
   for node in ast.walk(ast.parse(path.read_text())):
     if isinstance(node, ast.ImportFrom) and node.module:
@@ -43,7 +51,7 @@ def _imports(path):
         base = node.module
         for alias in node.names:
           candidate = f"{base}.{alias.name}"
-          yield candidate if base in ("jmetrics._src", "jmetrics") else base
+          yield candidate if _is_module(candidate) else base
     elif isinstance(node, ast.Import):
       for alias in node.names:
         if alias.name.startswith("jmetrics"):

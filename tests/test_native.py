@@ -22,7 +22,7 @@ import pytest
 from sklearn import metrics as sk_metrics
 
 from jmetrics._src.kernels import ffi
-from jmetrics._src import wide
+from jmetrics._src.numerics import wide
 
 # More than one 2**16-element chunk, and not a multiple of the block size.
 SIZES = (0, 1, 1000, 3 * 2**16 + 17)
@@ -380,7 +380,7 @@ def test_threshold_update_is_the_xla_update(weighted, grid):
   """On CPU an AUC update is two native calls; XLA's path gives the same
   state: bit for bit for counts, to float32 rounding for weighted sums."""
   from jmetrics import AUC  # pylint: disable=g-import-not-at-top
-  from jmetrics._src import thresholds as thr  # pylint: disable=g-import-not-at-top
+  from jmetrics._src.metrics import thresholds as thr  # pylint: disable=g-import-not-at-top
   from jmetrics._src.kernels import thresholds as kernel  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(11)
   n = 3 * 2**16 + 5

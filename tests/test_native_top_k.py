@@ -26,11 +26,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from jmetrics._src import accuracy as acc  # noqa: E402
-from jmetrics._src import confusion as cm  # noqa: E402
 from jmetrics._src import kernels  # noqa: E402
 from jmetrics._src.kernels import ffi  # noqa: E402
-from jmetrics._src import thresholds as th  # noqa: E402
+from jmetrics._src.metrics import accuracy as acc  # noqa: E402
+from jmetrics._src.metrics import confusion as cm  # noqa: E402
+from jmetrics._src.metrics import thresholds as th  # noqa: E402
 from tests import harness  # noqa: E402
 from tests import test_native  # noqa: E402
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from scipy import stats
 from sklearn import metrics as skm
 
-from jmetrics._src import regression as jr
+from jmetrics._src.metrics import regression as jr
 from tests import harness
 
 # Keras' oracle warns where it falls back from the adjusted R2; that is the

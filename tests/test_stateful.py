@@ -14,7 +14,7 @@ from keras import ops
 
 import jmetrics as jm
 from jmetrics._src import base
-from jmetrics._src.collection import Collection
+from jmetrics._src.composition.collection import Collection
 from jmetrics.stateful import Stateful
 from jmetrics.stateful import _jit_update
 

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jmetrics._src import wide
+from jmetrics._src.numerics import wide
 
 SUM = "sum"
 MIN = "min"

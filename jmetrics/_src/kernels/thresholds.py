@@ -35,10 +35,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jmetrics._src import wide
 from jmetrics._src.kernels import dispatch
 from jmetrics._src.kernels import ffi
 from jmetrics._src.kernels.ffi import Bucketing, Cells
+from jmetrics._src.numerics import wide
 
 NEG_INF = -1e10  # Keras' stand-in threshold when only top_k decides.
 

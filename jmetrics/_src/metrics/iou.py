@@ -63,8 +63,8 @@ import numpy as np
 
 from jmetrics._src import base
 from jmetrics._src import kernels
-from jmetrics._src import reduction
-from jmetrics._src import wide
+from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import wide
 
 _F32 = jnp.float32
 _I32 = jnp.int32
@@ -340,7 +340,7 @@ class ConfusionMatrix(base.Metric):
       total = wide.wide_value(wide.wide_sum(table, axis=0))[None, :]
     else:
       total = wide.wide_value(wide.wide_sum(wide.wide_sum(table, axis=1), 0))
-    return self.result_dtype(reduction.divide_no_nan(counts, total))
+    return self.result_dtype(arithmetic.divide_no_nan(counts, total))
 
 
 # -- the IoU family -----------------------------------------------------------------

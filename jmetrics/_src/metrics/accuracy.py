@@ -33,10 +33,10 @@ import jax
 import jax.numpy as jnp
 
 from jmetrics._src import base
-from jmetrics._src import checks
 from jmetrics._src import kernels
-from jmetrics._src import reduction
-from jmetrics._src import weighting
+from jmetrics._src.metrics import reduction
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import weighting
 
 _F32 = jnp.float32
 

@@ -1,7 +1,7 @@
 """Area under the ROC / PR curves (`AUC`) and multi-label `MeanAveragePrecision`.
 
 Both metrics keep TP/FP/TN/FN at a fixed grid of thresholds, counted by the
-shared threshold kernel (`jmetrics._src.thresholds`): every prediction is
+shared threshold kernel (`jmetrics._src.metrics.thresholds`): every prediction is
 given one bucket, the buckets are histogrammed and a reversed cumulative sum
 yields the counts at all thresholds. An update costs O(N + T) time and O(T)
 memory (O(N log T) for unevenly spaced thresholds); no ``N x T`` comparison is
@@ -68,10 +68,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import checks
-from jmetrics._src import thresholds as thr
-from jmetrics._src import wide
-from jmetrics._src.reduction import divide_no_nan
+from jmetrics._src.metrics import thresholds as thr
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import wide
+from jmetrics._src.numerics.arithmetic import divide_no_nan
 
 _CURVES = {"ROC": "ROC", "roc": "ROC", "PR": "PR", "pr": "PR",
            "PRGAIN": "PRGAIN", "prgain": "PRGAIN"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from jmetrics._src import checks
+from jmetrics._src.numerics import checks
 
 
 def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):

@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 from jmetrics._src import base
-from jmetrics._src import reduction
+from jmetrics._src.metrics import reduction
 
 # Short names Keras users type, mapped to the class they mean.
 ALIASES = {

@@ -19,9 +19,9 @@ import numpy as np
 import optax
 
 from jmetrics._src import base
-from jmetrics._src import checks
-from jmetrics._src import reduction
-from jmetrics._src import weighting
+from jmetrics._src.metrics import reduction
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import weighting
 
 # keras.backend.epsilon(): the clipping bound of every probability.
 EPSILON = 1e-7

@@ -58,10 +58,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import checks
 from jmetrics._src import kernels
-from jmetrics._src import reduction
-from jmetrics._src import wide
+from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import wide
 
 _F32 = jnp.float32
 EPSILON = 1e-7  # Keras' backend.epsilon(), the seed's guard.
@@ -329,7 +329,7 @@ class Dice(base.Metric):
   def compute(self, state: DiceState) -> jax.Array:
     """Dice per class (``average=None``) or averaged; 0 on an empty state."""
     inter, true, pred = (wide.wide_value(total) for total in state)
-    dice = reduction.divide_no_nan(2.0 * inter, true + pred + self.epsilon)
+    dice = arithmetic.divide_no_nan(2.0 * inter, true + pred + self.epsilon)
     if self.num_classes is None or self.average is None:
       return self.result_dtype(dice)
     counted = jnp.ones(self._shape(), bool)
@@ -337,15 +337,15 @@ class Dice(base.Metric):
       counted = counted.at[self.ignore_class].set(False)
     if self.average == "micro":
       keep = lambda x: jnp.sum(jnp.where(counted, x, 0.0))
-      value = reduction.divide_no_nan(
+      value = arithmetic.divide_no_nan(
           2.0 * keep(inter), keep(true) + keep(pred) + self.epsilon)
     elif self.average == "macro":
       present = counted & (true + pred > 0)
-      value = reduction.divide_no_nan(jnp.sum(jnp.where(present, dice, 0.0)),
+      value = arithmetic.divide_no_nan(jnp.sum(jnp.where(present, dice, 0.0)),
                                       jnp.sum(present.astype(_F32)))
     else:  # "weighted" by true support.
       support = jnp.where(counted, true, 0.0)
-      value = reduction.divide_no_nan(jnp.sum(support * dice), jnp.sum(support))
+      value = arithmetic.divide_no_nan(jnp.sum(support * dice), jnp.sum(support))
     return self.result_dtype(value)
 
   # -- inputs ------------------------------------------------------------------

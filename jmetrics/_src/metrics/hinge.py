@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import optax
 
 from jmetrics._src import base
-from jmetrics._src import checks
-from jmetrics._src import reduction
+from jmetrics._src.metrics import reduction
+from jmetrics._src.numerics import checks
 
 
 def _margins(metric, y_true, y_pred):

@@ -33,10 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import checks
-from jmetrics._src import reduction
-from jmetrics._src import weighting
-from jmetrics._src import wide
+from jmetrics._src.metrics import reduction
+from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import weighting
+from jmetrics._src.numerics import wide
 
 # keras.backend.epsilon(), the fuzz factor of Keras' regression functions.
 _EPSILON = 1e-7
@@ -489,7 +490,7 @@ class RootMeanSquaredError(reduction.SampleMeanMetric):
     return jnp.square(y_pred - y_true)
 
   def compute(self, state: reduction.MeanState) -> jax.Array:
-    mean = reduction.divide_no_nan(wide.wide_value(state.total),
+    mean = arithmetic.divide_no_nan(wide.wide_value(state.total),
                                    wide.wide_value(state.count))
     return self.result_dtype(jnp.sqrt(mean))
 

@@ -1,7 +1,7 @@
 """Confusion-count metrics: TP/FP/TN/FN, Precision, Recall and the X-at-Y family.
 
 Every metric here is Keras 3's metric of the same name, counted by the shared
-threshold kernel (`jmetrics._src.thresholds`): inputs are aligned by
+threshold kernel (`jmetrics._src.metrics.thresholds`): inputs are aligned by
 ``thresholds.prepare`` (Keras' rank alignment, ``top_k``, ``class_id``,
 sample-weight broadcasting), each prediction is bucketed once and histogrammed
 (``thresholds.add_batch``), so an update costs one read of its inputs and never
@@ -46,9 +46,9 @@ import jax
 import jax.numpy as jnp
 
 from jmetrics._src import base
-from jmetrics._src import reduction
-from jmetrics._src import thresholds as thresholds_lib
-from jmetrics._src import wide
+from jmetrics._src.metrics import thresholds as thresholds_lib
+from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import wide
 
 _F32 = jnp.float32
 
@@ -368,7 +368,7 @@ class Precision(_TopKRatio):
 
   def compute(self, state: PrecisionState) -> jax.Array:
     tp, fp = wide.wide_value(state.tp), wide.wide_value(state.fp)
-    return _per_threshold(self, reduction.divide_no_nan(tp, tp + fp), self.grid)
+    return _per_threshold(self, arithmetic.divide_no_nan(tp, tp + fp), self.grid)
 
 
 @base.metric_dataclass
@@ -410,7 +410,7 @@ class Recall(_TopKRatio):
 
   def compute(self, state: RecallState) -> jax.Array:
     tp, fn = wide.wide_value(state.tp), wide.wide_value(state.fn)
-    return _per_threshold(self, reduction.divide_no_nan(tp, tp + fn), self.grid)
+    return _per_threshold(self, arithmetic.divide_no_nan(tp, tp + fn), self.grid)
 
 
 # -- PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, ... -----------
@@ -471,15 +471,15 @@ class _AtConstraint(base.Metric):
 
 
 def _precision(c):
-  return reduction.divide_no_nan(c.tp, c.tp + c.fp)
+  return arithmetic.divide_no_nan(c.tp, c.tp + c.fp)
 
 
 def _recall(c):
-  return reduction.divide_no_nan(c.tp, c.tp + c.fn)
+  return arithmetic.divide_no_nan(c.tp, c.tp + c.fn)
 
 
 def _specificity(c):
-  return reduction.divide_no_nan(c.tn, c.tn + c.fp)
+  return arithmetic.divide_no_nan(c.tn, c.tn + c.fp)
 
 
 @base.metric_dataclass

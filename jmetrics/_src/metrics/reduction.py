@@ -15,9 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import checks
-from jmetrics._src import weighting
-from jmetrics._src import wide
+from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import weighting
+from jmetrics._src.numerics import wide
 
 
 class MeanState(NamedTuple):
@@ -34,12 +35,6 @@ class SumState(NamedTuple):
 class MeanTensorState(NamedTuple):
   total: wide.Wide  # float32[*shape] pair: elementwise sum of weighted values.
   count: wide.Wide  # float32[*shape] pair: elementwise sum of weights.
-
-
-def divide_no_nan(numerator, denominator):
-  """``numerator / denominator``, 0 where the denominator is 0 (Keras' rule)."""
-  safe = jnp.where(denominator == 0, 1.0, denominator)
-  return jnp.where(denominator == 0, 0.0, numerator / safe)
 
 
 def _mean_init():
@@ -86,7 +81,7 @@ def _masked_mean_update(metric, state: MeanState, values, sample_weight,
 
 def _mean_compute(metric, state: MeanState):
   return metric.result_dtype(
-      divide_no_nan(wide.wide_value(state.total), wide.wide_value(state.count)))
+      arithmetic.divide_no_nan(wide.wide_value(state.total), wide.wide_value(state.count)))
 
 
 @base.metric_dataclass
@@ -270,7 +265,7 @@ class MeanTensor(base.Metric):
                            wide.wide_add(state.count, weight))
 
   def compute(self, state: MeanTensorState) -> jax.Array:
-    return self.result_dtype(divide_no_nan(wide.wide_value(state.total),
+    return self.result_dtype(arithmetic.divide_no_nan(wide.wide_value(state.total),
                                            wide.wide_value(state.count)))
 
 
@@ -408,3 +403,99 @@ class MeanMetricWrapper(SampleMeanMetric):
 
   def values(self, y_true, y_pred):
     return self.fn(y_true, y_pred, **dict(self.fn_kwargs))
+
+
+class ExtremumState(NamedTuple):
+  """The largest (or smallest) value seen and how many values were seen."""
+
+  value: jax.Array  # float32[]: the extremum; -inf (Max) / +inf (Min) if none.
+  count: wide.Wide  # float32[] pair: number of values with nonzero weight.
+
+
+class _Extremum(base.Metric):
+  """Shared by `Max` and `Min`: the extremum of all values of nonzero weight."""
+
+  _kind = base.MAX
+
+  def _empty(self):
+    return jnp.array(-jnp.inf if self._kind == base.MAX else jnp.inf, jnp.float32)
+
+  def init(self) -> ExtremumState:
+    return ExtremumState(self._empty(), wide.wide_zeros())
+
+  def update(self, state: ExtremumState, values, sample_weight=None):
+    """Takes the extremum of every element of ``values`` whose weight is nonzero.
+
+    Args:
+      state: the running state.
+      values: values of any shape.
+      sample_weight: ``None`` or weights broadcastable to ``values`` (after
+        Keras' rank alignment; per-sample weights of shape ``(batch,)`` cover
+        each sample's elements); elements of weight 0 are ignored.
+
+    Returns:
+      The new state.
+    """
+    values = checks.as_float(values)
+    keep = jnp.ones(values.shape, bool)
+    if sample_weight is not None:
+      weight = checks.as_float(sample_weight)
+      values, weight = weighting.squeeze_or_expand_to_same_rank(values, weight)
+      if 0 < weight.ndim < values.ndim:  # Per-sample weights cover their elements.
+        weight = weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim))
+      checks.check_broadcast(self, "sample_weight", weight, values.shape)
+      keep = jnp.broadcast_to(weight != 0, values.shape)
+    reduce = jnp.max if self._kind == base.MAX else jnp.min
+    combine = jnp.maximum if self._kind == base.MAX else jnp.minimum
+    batch = reduce(jnp.where(keep, values, self._empty()), initial=self._empty())
+    return ExtremumState(combine(state.value, batch),
+                         wide.wide_add_int(state.count, jnp.sum(keep, dtype=jnp.int32)))
+
+  def compute(self, state: ExtremumState) -> jax.Array:
+    """The extremum (float32 scalar, or ``dtype``); 0 for an empty state."""
+    return self.result_dtype(
+        jnp.where(wide.wide_value(state.count) > 0, state.value, 0.0))
+
+  def reductions(self):
+    return ExtremumState(self._kind, base.SUM)
+
+
+@base.metric_dataclass
+class Max(_Extremum):
+  """The largest value seen (elements of weight 0 ignored); 0 if none.
+
+  Args:
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+
+  Examples:
+    >>> from jmetrics import Max
+    >>> m = Max()
+    >>> state = m.update(m.init(), [1.0, 7.0, 3.0], sample_weight=[1, 0, 1])
+    >>> float(m.compute(state)), float(m.compute(m.init()))
+    (3.0, 0.0)
+  """
+
+  name: str = "max"
+  dtype: Any = None
+  _kind = base.MAX
+
+
+@base.metric_dataclass
+class Min(_Extremum):
+  """The smallest value seen (elements of weight 0 ignored); 0 if none.
+
+  Args:
+    name: key of the metric in collections and logs.
+    dtype: dtype of the result (float32 if ``None``).
+
+  Examples:
+    >>> from jmetrics import Min
+    >>> m = Min()
+    >>> float(m.compute(m.update(m.init(), [4.0, -2.0, 3.0])))
+    -2.0
+  """
+
+  name: str = "min"
+  dtype: Any = None
+  _kind = base.MIN

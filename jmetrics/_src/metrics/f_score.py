@@ -45,11 +45,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import checks
 from jmetrics._src import kernels
-from jmetrics._src import reduction
-from jmetrics._src import weighting
-from jmetrics._src import wide
+from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import weighting
+from jmetrics._src.numerics import wide
 
 _F32 = jnp.float32
 EPSILON = 1e-7  # Keras' backend.epsilon(), in the same places as Keras.
@@ -515,7 +515,7 @@ class WeightedPrecision(base.Metric):
 
   def compute(self, state: WeightedPrecisionState) -> jax.Array:
     """``sum_c w_c * precision_c / sum_c w_c``; 0 for an empty state."""
-    precision = reduction.divide_no_nan(wide.wide_value(state.true_positives),
+    precision = arithmetic.divide_no_nan(wide.wide_value(state.true_positives),
                                         wide.wide_value(state.predicted_positives))
     weights = np.asarray(self.class_weights, np.float64)
     weights = jnp.asarray(weights / weights.sum(), _F32)

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jmetrics._src import checks
 from jmetrics._src import kernels
-from jmetrics._src import weighting
-from jmetrics._src import wide
 from jmetrics._src.kernels import Counts
 from jmetrics._src.kernels import NEG_INF
 from jmetrics._src.kernels import Thresholds
 from jmetrics._src.kernels import TopK
+from jmetrics._src.numerics import checks
+from jmetrics._src.numerics import weighting
+from jmetrics._src.numerics import wide
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): AUC's outer thresholds sit this far outside [0, 1].
 

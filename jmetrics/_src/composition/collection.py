@@ -37,7 +37,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from jmetrics._src import base
-from jmetrics._src import registry
+from jmetrics._src.composition import registry
 
 # What positional arguments of `Collection.update` mean: Keras' update_state.
 POSITIONAL = ("y_true", "y_pred", "sample_weight")
