@@ -3,8 +3,8 @@
 Every metric test already runs on the kernels (they are the default on CPU);
 these tests pin the kernels' own contract on inputs the metric tests do not
 reach (several chunks, skewed keys, every label dtype, ids far out of range).
-The histogram metrics' oracle tests run once more with the kernels off through
-``pytest --native=off`` (see .ci/run).
+tests/test_kernel_parity.py holds every catalogue metric's XLA path to its
+kernels; ``pytest --native=off`` runs any test file with the kernels off.
 """
 
 import os
