@@ -10,14 +10,17 @@ the metric declares in `Metric.reductions` (every leaf sums by default).
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
+import math
 import re
-import warnings
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import wide
 
 SUM = "sum"
@@ -117,6 +120,26 @@ def row_mask(mask: jax.Array, ndim: int) -> jax.Array:
   return mask.reshape(mask.shape + (1,) * (ndim - mask.ndim))
 
 
+def row_weight(mask: jax.Array, sample_weight, rank: int) -> jax.Array:
+  """``sample_weight`` times the ``(batch,)`` ``mask``, one weight per row.
+
+  Weights that have the batch axis (per row or per element) keep their shape,
+  with the masked rows set to 0. Otherwise (``None``, a scalar, or weights
+  without the batch axis) the mask reshaped to ``(batch, 1, ..., 1)`` with
+  ``rank`` axes (at least one) is the weight, as int32 0/1 when
+  ``sample_weight`` is None, else selecting ``sample_weight`` (0 elsewhere).
+  """
+  if sample_weight is not None:
+    sample_weight = jnp.asarray(sample_weight)
+    zero = jnp.zeros((), sample_weight.dtype)
+    if sample_weight.ndim and sample_weight.shape[0] == mask.shape[0]:
+      return jnp.where(row_mask(mask, sample_weight.ndim), sample_weight, zero)
+  rows = row_mask(mask, max(rank, 1))
+  if sample_weight is None:
+    return rows.astype(jnp.int32)
+  return jnp.where(rows, sample_weight, zero)
+
+
 def zero_masked_rows(x, mask: jax.Array):
   """``x`` with the rows where ``mask`` is False set to zero.
 
@@ -142,8 +165,145 @@ def select(keep, new: State, old: State) -> State:
   return jax.tree.map(lambda n, o: jnp.where(keep, n, o), new, old)
 
 
-def _shape_struct(x):
-  return jax.ShapeDtypeStruct(np.shape(x), jnp.result_type(x))
+# -- declarative configuration ---------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+  """How one config field is validated and normalised, declared once.
+
+  A metric class declares the checks of its fields in ``config_checks``, a
+  mapping ``{field name: check}`` merged along the class hierarchy (so a
+  family's base declares, once, the checks of fields its subclasses
+  declare). `metric_dataclass` runs them at construction, in field order,
+  after every value is frozen and before `Metric.validate`, which is left
+  with the checks that involve several fields; what a check returns is
+  stored. Any callable ``check(metric, name, value) -> value`` that raises
+  ``metric.error(...)`` serves; `Check` is the common kind, made by
+  `integer`, `real`, `unit`, `choice`, `boolean`, `floating_dtype`, `shape`
+  and `cast`.
+
+  Attributes:
+    test: ``value -> bool``; a value it rejects (or that makes it raise
+      ``TypeError``) raises ``message``.
+    message: format string of the error after the ``"<Metric>: "`` prefix,
+      given ``name``, ``value`` and ``type`` (the value's type).
+    normalise: ``value -> value`` applied to an accepted value (``int``,
+      ``float``, ...) before it is stored.
+    optional: ``None`` is accepted and stored as is.
+    then: a further check of the normalised value (a range after a type
+      check, with its own message).
+
+  Examples:
+    >>> import jmetrics as jm
+    >>> from jmetrics._src import base
+    >>> jm.Precision(top_k=0)
+    Traceback (most recent call last):
+      ...
+    ValueError: Precision: top_k must be an integer >= 1, got 0
+    >>> check = base.integer(minimum=1, optional=True)
+    >>> check(jm.Precision(), "top_k", 3), check(jm.Precision(), "top_k", None)
+    (3, None)
+  """
+
+  test: Callable[[Any], bool] = lambda value: True
+  message: str = "{name} is invalid, got {value!r}"
+  normalise: Optional[Callable[[Any], Any]] = None
+  optional: bool = False
+  then: Optional[Callable[..., Any]] = None
+
+  def __call__(self, metric, name: str, value):
+    if value is None and self.optional:
+      return None
+    try:
+      accepted = bool(self.test(value))
+    except TypeError:  # e.g. an unhashable value looked up among choices
+      accepted = False
+    if not accepted:
+      raise metric.error(self.message.format(name=name, value=value,
+                                             type=type(value)))
+    if self.normalise is not None:
+      value = self.normalise(value)
+    return value if self.then is None else self.then(metric, name, value)
+
+
+def integer(minimum=None, *, optional=False, message=None) -> Check:
+  """An int (not a bool), ``>= minimum`` if given; stored as ``int``.
+
+  The default message is ``"<name> must be an integer >= <minimum>, got
+  <value>"`` (``"... must be an integer, got ..."`` without a minimum).
+  """
+  if message is None:
+    message = ("{name} must be an integer, got {value!r}" if minimum is None
+               else f"{{name}} must be an integer >= {minimum}, got {{value!r}}")
+  return Check(lambda v: checks.is_int(v) and (minimum is None or v >= minimum),
+               message, int, optional)
+
+
+def real(*, low=None, high=None, low_open=False, finite=False, optional=False,
+         message, type_message=None, normalise=None) -> Check:
+  """A real number (not a bool) in ``[low, high]`` (``(low, high]`` if
+  ``low_open``), finite if asked; NaN fails every bound.
+
+  With ``type_message``, a value that is not a number raises it and one out
+  of range raises ``message``; without it, both raise ``message``.
+  """
+  def in_range(v):
+    return ((low is None or (v > low if low_open else v >= low))
+            and (high is None or v <= high)
+            and (not finite or math.isfinite(v)))
+  if type_message is None:
+    return Check(lambda v: checks.is_real(v) and in_range(v), message,
+                 normalise, optional)
+  return Check(checks.is_real, type_message, optional=optional,
+               then=Check(in_range, message, normalise))
+
+
+def unit(message="{name} must be a number in [0, 1], got {value!r}") -> Check:
+  """A real number in [0, 1] (NaN rejected), stored as given."""
+  return real(low=0.0, high=1.0, message=message)
+
+
+def choice(options, *, message) -> Check:
+  """One of ``options``: a sequence, or a mapping from each accepted value to
+  the value stored (aliases). An `enum.Enum` member counts as its value."""
+  table = (dict(options) if isinstance(options, Mapping)
+           else {option: option for option in options})
+  unwrap = lambda v: v.value if isinstance(v, enum.Enum) else v
+  return Check(lambda v: unwrap(v) in table, message,
+               lambda v: table[unwrap(v)])
+
+
+def boolean(message="{name} must be a bool, got {value!r}") -> Check:
+  """A bool (NumPy's included), stored as ``bool``."""
+  return Check(checks.is_bool, message, bool)
+
+
+def floating_dtype(
+    message="dtype must be a floating dtype or None, got {value!r}") -> Check:
+  """``None`` or a floating dtype."""
+  return Check(checks.is_float_dtype, message, optional=True)
+
+
+def shape(*, message) -> Check:
+  """A required shape: a tuple of sizes, or one int for a 1-D shape."""
+  return Check(lambda v: v is not None, message,
+               lambda v: (v,) if checks.is_int(v) else v)
+
+
+def cast(normalise: Callable[[Any], Any]) -> Check:
+  """No test, only a normalisation (``cast(bool)`` for a Keras flag)."""
+  return Check(normalise=normalise)
+
+
+@functools.lru_cache(maxsize=None)
+def config_checks_of(cls) -> dict:
+  """The checks of ``cls``: its ``config_checks`` merged along the hierarchy
+  (a subclass's entry replaces its base's)."""
+  merged = {}
+  for klass in reversed(cls.__mro__):
+    merged.update(vars(klass).get("config_checks", {}))
+  return merged
 
 
 class Metric:
@@ -238,17 +398,22 @@ class Metric:
 
     The default implementation, exact for every metric whose update is a sum
     of per-row terms scaled by ``sample_weight`` (the confusion, threshold,
-    F-score and segmentation metrics), sets the masked rows of every input
-    with the mask's leading axis to 0 and multiplies ``sample_weight`` by the
-    mask broadcast over the sample axis: it passes
+    F-score and segmentation metrics, `Sum`, `Max`, `Min`), sets the masked
+    rows of every input with the mask's leading axis to 0 and calls `update`
+    with the weight the metric declares in `mask_weight`: by default
+    `row_weight` at the first input's rank, i.e. ``sample_weight`` with its
+    masked rows set to 0 where it has the batch axis, and otherwise
     ``where(mask[:, None, ...], sample_weight, 0)`` (``mask`` as int32 0/1
-    when ``sample_weight`` is None) of shape ``(batch, 1, ..., 1)``, with as
-    many axes as the first input or as ``sample_weight`` has, or, where
-    `update` rejects that shape at trace time, one axis fewer, down to
-    ``(batch,)``. Metrics for which a zero weight does not remove a row
-    (`R2Score`'s count ``n``, unweighted ``ignore_class`` of
-    `SparseCategoricalCrossentropy`, a 1-D batch that Keras treats as one
-    sample, `MeanTensor`) override this method; their docstrings say how.
+    when ``sample_weight`` is None) of shape ``(batch, 1, ..., 1)`` with as
+    many axes as the first input. Metrics whose `update` takes per-row
+    weights of another rank declare it there (the F-scores take
+    ``(batch,)``; one-hot IoU the rank of its argmax-ed labels). Metrics for
+    which a zero weight does not remove a row (`R2Score`'s count ``n``;
+    `Mean` and the sample-mean metrics, whose unweighted count is a row
+    count, e.g. with the unweighted ``ignore_class`` of
+    `SparseCategoricalCrossentropy`, and where Keras treats a 1-D batch as
+    one sample; `MeanTensor`) override this method; their docstrings say
+    how.
 
     Args:
       state: the running state.
@@ -279,42 +444,28 @@ class Metric:
       return select(mask, self.update(state, *inputs,
                                       sample_weight=sample_weight), state)
     inputs = tuple(zero_masked_rows(x, mask) for x in inputs)
-    weight = self._row_weight(state, inputs, mask, sample_weight)
-    return self.update(state, *inputs, sample_weight=weight)
+    return self.update(state, *inputs,
+                       sample_weight=self.mask_weight(mask, inputs, sample_weight))
 
-  def _row_weight(self, state, inputs, mask, sample_weight):
-    """``sample_weight`` times ``mask`` as per-row weights `update` accepts."""
-    batch = mask.shape[0]
-    if sample_weight is not None:
-      sample_weight = jnp.asarray(sample_weight)
-      if sample_weight.ndim and sample_weight.shape[0] == batch:
-        # Per-row (or per-element) weights: the mask aligns with their rows.
-        return jnp.where(row_mask(mask, sample_weight.ndim), sample_weight,
-                         jnp.zeros((), sample_weight.dtype))
+  def mask_weight(self, mask: jax.Array, inputs: tuple, sample_weight):
+    """The ``sample_weight`` with which `update` leaves out the masked rows.
 
-    def weight_of_rank(rank):
-      rows = row_mask(mask, rank)
-      if sample_weight is None:
-        return rows.astype(jnp.int32)
-      return jnp.where(rows, sample_weight, jnp.zeros((), sample_weight.dtype))
+    What the default `masked_update` passes to `update`: ``sample_weight``
+    times the ``(batch,)`` ``mask``, in a shape `update` takes as one weight
+    per row. The default is `row_weight` at the rank of the first input
+    (``(batch, 1, ..., 1)``, broadcast over each row's elements); a metric
+    whose `update` takes row weights of another rank overrides this with a
+    `row_weight` of its rank.
 
-    # The weight has one entry per row and broadcasts over each row's
-    # elements. Most updates take (batch, 1, ..., 1) of the first input's
-    # rank; some want fewer axes (F-scores take (batch,), one-hot IoU
-    # broadcasts against its argmax). Ask `update` itself, on shapes only.
-    ranks = list(range(max(np.ndim(inputs[0]), 1), 0, -1))
-    for rank in ranks[:-1]:
-      weight = weight_of_rank(rank)
-      try:
-        with warnings.catch_warnings():
-          warnings.simplefilter("ignore")
-          jax.eval_shape(
-              lambda s, i, w: self.update(s, *i, sample_weight=w),
-              *jax.tree.map(_shape_struct, (state, inputs, weight)))
-        return weight
-      except ValueError:
-        continue
-    return weight_of_rank(ranks[-1])
+    Args:
+      mask: bool ``(batch,)``, as `as_mask` returns it.
+      inputs: the positional inputs of `update`, masked rows set to 0.
+      sample_weight: as given to `masked_update`.
+
+    Returns:
+      The weights to pass to `update`.
+    """
+    return row_weight(mask, sample_weight, np.ndim(inputs[0]))
 
   def __call__(self, *args, **kwargs) -> jax.Array:
     """The metric of a single batch: ``compute(update(init(), ...))``."""
@@ -331,24 +482,47 @@ class Metric:
     dtype = getattr(self, "dtype", None)
     return value if dtype is None else jnp.asarray(value, dtype)
 
+  def check_field(self, name: str, check) -> None:
+    """Runs ``check`` on field ``name`` and stores the result; for `validate`,
+    where a field's check applies only under a condition on other fields."""
+    self._set_config(**{name: check(self, name, getattr(self, name))})
+
+  def _set_config(self, **fields) -> None:
+    """Stores config values during construction (the one place a frozen
+    config is written: `metric_dataclass`, `check_field`, `validate`)."""
+    for field, value in fields.items():
+      object.__setattr__(self, field, value)
+
 
 def metric_dataclass(cls):
   """Declares a metric config class: a frozen, hashable dataclass.
 
-  Every field value is frozen (lists become tuples) so configs hash, and a
-  ``name`` left as ``None`` becomes the snake_case class name, as in Keras.
-  Then `Metric.validate` checks the configuration.
+  At construction every field value is frozen (lists become tuples) so
+  configs hash, the field checks the class declares in ``config_checks``
+  (see `Check`) validate and normalise their fields in field order, a
+  ``name`` left as ``None`` becomes the snake_case class name, as in Keras,
+  and then `Metric.validate` checks what involves several fields.
   """
 
   def __post_init__(self):
-    for field in dataclasses.fields(self):
-      object.__setattr__(self, field.name, freeze(getattr(self, field.name)))
+    fields = [field.name for field in dataclasses.fields(self)]
+    self._set_config(**{name: freeze(getattr(self, name)) for name in fields})
+    declared = config_checks_of(type(self))
+    for name in fields:
+      if name in declared:
+        self._set_config(**{name: declared[name](self, name, getattr(self, name))})
     if getattr(self, "name", "") is None:
-      object.__setattr__(self, "name", snake_case(type(self).__name__))
+      self._set_config(name=snake_case(type(self).__name__))
     self.validate()
 
   cls.__post_init__ = __post_init__
-  return register(dataclasses.dataclass(frozen=True)(cls))
+  cls = dataclasses.dataclass(frozen=True)(cls)
+  unknown = sorted(name for name in config_checks_of(cls)
+                   if name not in cls.__dataclass_fields__
+                   and not hasattr(cls, name))
+  if unknown:
+    raise TypeError(f"{cls.__name__}: config_checks names no field {unknown}")
+  return register(cls)
 
 
 # The package's metric classes by class name, filled as their modules load.

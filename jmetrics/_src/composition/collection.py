@@ -369,9 +369,7 @@ class Collection(base.Metric):
         raise ValueError(f"Collection: duplicate metric name {key!r}; give the "
                          "metrics distinct name= or pass a dict")
       seen.add(key)
-    object.__setattr__(self, "members", tuple(pairs))
-    object.__setattr__(self, "name", name)
-    object.__setattr__(self, "flatten", bool(flatten))
+    self._set_config(members=tuple(pairs), name=name, flatten=bool(flatten))
 
   # -- access ----------------------------------------------------------------
 

@@ -100,10 +100,8 @@ def _check_categorical(metric, y_true, y_pred):
         f"y_true {checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}")
 
 
-def _check_k(metric, k):
-  # Keras takes k=0 and then reports 0 for every sample; that is never meant.
-  if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-    raise metric.error(f"k must be an integer >= 1, got {k!r}")
+# Keras takes k=0 and then reports 0 for every sample; that is never meant.
+_K = base.integer(minimum=1)
 
 
 @base.metric_dataclass
@@ -186,10 +184,8 @@ class BinaryAccuracy(reduction.SampleMeanMetric):
   dtype: Any = None
   threshold: float = 0.5
 
-  def validate(self):
-    if isinstance(self.threshold, bool) or not isinstance(self.threshold,
-                                                          (int, float)):
-      raise self.error(f"threshold must be a real number, got {self.threshold!r}")
+  config_checks = {"threshold": base.real(
+      message="threshold must be a real number, got {value!r}")}
 
   def values(self, y_true, y_pred) -> jax.Array:
     """Per-element 1.0 where ``y_true == (y_pred > threshold)``, else 0.0.
@@ -355,8 +351,7 @@ class TopKCategoricalAccuracy(reduction.SampleMeanMetric):
   name: str = "top_k_categorical_accuracy"
   dtype: Any = None
 
-  def validate(self):
-    _check_k(self, self.k)
+  config_checks = {"k": _K}
 
   def values(self, y_true, y_pred) -> jax.Array:
     """1.0 per sample where ``argmax(y_true)`` is in the top ``k`` of ``y_pred``.
@@ -420,11 +415,7 @@ class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
   dtype: Any = None
   from_sorted_ids: bool = False
 
-  def validate(self):
-    _check_k(self, self.k)
-    if not isinstance(self.from_sorted_ids, bool):
-      raise self.error(
-          f"from_sorted_ids must be a bool, got {self.from_sorted_ids!r}")
+  config_checks = {"k": _K, "from_sorted_ids": base.boolean()}
 
   def values(self, y_true, y_pred) -> jax.Array:
     """1.0 per sample where ``y_true`` is in the top ``k`` of ``y_pred``.

@@ -80,6 +80,39 @@ _SUMMATIONS = {"interpolation": "interpolation", "Interpolation": "interpolation
                "minoring": "minoring", "Minoring": "minoring"}
 
 
+def _sorted_thresholds(metric, name, thresholds):
+  """`base.Check` of AUC's ``thresholds``: a number or a list of numbers in
+  [0, 1], stored as a sorted tuple of floats."""
+  if thresholds is None:
+    return None
+  values = thresholds if isinstance(thresholds, tuple) else (thresholds,)
+  thr.validate_range(metric, values)
+  return tuple(sorted(float(t) for t in values))
+
+
+def _label_weights(metric, name, weights):
+  """`base.Check` of ``label_weights``: a 1-D list of non-negative numbers,
+  stored as a tuple of floats."""
+  if weights is None:
+    return None
+  array = np.asarray(weights, np.float64)
+  if array.ndim != 1:
+    raise metric.error(f"{name} must be a 1-D list of per-label weights, got "
+                       f"shape {array.shape}")
+  if not np.all(array >= 0):
+    raise metric.error(f"{name} must be non-negative, got {name}={weights!r}")
+  return tuple(float(w) for w in array)
+
+
+# Keras' grid needs two points at least.
+_NUM_THRESHOLDS = base.integer(
+    minimum=2, message="num_thresholds must be an integer > 1, got "
+    "num_thresholds={value!r}")
+_NUM_LABELS = base.integer(
+    minimum=1, message="num_labels must be a positive integer, got "
+    "num_labels={value!r}")
+
+
 class Curve(NamedTuple):
   """Points of the ROC and PR curves at each threshold of a metric's grid.
 
@@ -239,62 +272,38 @@ class AUC(base.Metric):
   label_weights: Any = None
   from_logits: bool = False
 
+  config_checks = {
+      "curve": base.choice(_CURVES, message="invalid curve={value!r}; "
+                           "expected one of 'ROC', 'PR', 'PRGAIN'"),
+      "summation_method": base.choice(
+          _SUMMATIONS, message="invalid summation_method={value!r}; expected "
+          "one of 'interpolation', 'majoring', 'minoring'"),
+      "thresholds": _sorted_thresholds,
+      "multi_label": base.cast(bool),
+      "label_weights": _label_weights,
+      "from_logits": base.cast(bool),
+  }
+
   def validate(self):
-    set_ = lambda field, value: object.__setattr__(self, field, value)
-    curve = getattr(self.curve, "value", self.curve)  # Keras' enums too.
-    if curve not in _CURVES:
-      raise self.error(f"invalid curve={self.curve!r}; expected one of "
-                       "'ROC', 'PR', 'PRGAIN'")
-    set_("curve", _CURVES[curve])
-    method = getattr(self.summation_method, "value", self.summation_method)
-    if method not in _SUMMATIONS:
-      raise self.error(f"invalid summation_method={self.summation_method!r}; "
-                       "expected one of 'interpolation', 'majoring', 'minoring'")
-    set_("summation_method", _SUMMATIONS[method])
-    if self.thresholds is not None:
-      values = self.thresholds
-      if not isinstance(values, tuple):  # A lone number.
-        values = (values,)
-      thr.validate_range(self, values)
-      set_("thresholds", tuple(sorted(float(t) for t in values)))
-      set_("num_thresholds", len(self.thresholds) + 2)
-    elif (isinstance(self.num_thresholds, bool)
-          or not isinstance(self.num_thresholds, (int, np.integer))
-          or self.num_thresholds <= 1):
-      raise self.error("num_thresholds must be an integer > 1, got "
-                       f"num_thresholds={self.num_thresholds!r}")
+    if self.thresholds is not None:  # num_thresholds is then ignored.
+      self._set_config(num_thresholds=len(self.thresholds) + 2)
     else:
-      set_("num_thresholds", int(self.num_thresholds))
-    set_("multi_label", bool(self.multi_label))
+      self.check_field("num_thresholds", _NUM_THRESHOLDS)
     if self.multi_label:
       if self.num_labels is None:
         raise self.error(
             "multi_label=True needs num_labels: the state has a fixed size, so "
             "it cannot be built from the first batch as Keras does")
-      if (isinstance(self.num_labels, bool)
-          or not isinstance(self.num_labels, (int, np.integer))
-          or self.num_labels < 1):
-        raise self.error(f"num_labels must be a positive integer, got "
-                         f"num_labels={self.num_labels!r}")
-      set_("num_labels", int(self.num_labels))
+      self.check_field("num_labels", _NUM_LABELS)
+      if (self.label_weights is not None
+          and len(self.label_weights) != self.num_labels):
+        raise self.error(f"label_weights has {len(self.label_weights)} entries "
+                         f"but num_labels={self.num_labels}")
     elif self.num_labels:
       raise self.error("num_labels is needed only when multi_label is True, "
                        f"got num_labels={self.num_labels!r}")
     else:
-      set_("num_labels", None)
-    if self.label_weights is not None:
-      weights = np.asarray(self.label_weights, np.float64)
-      if weights.ndim != 1:
-        raise self.error("label_weights must be a 1-D list of per-label "
-                         f"weights, got shape {weights.shape}")
-      if not np.all(weights >= 0):
-        raise self.error("label_weights must be non-negative, got "
-                         f"label_weights={self.label_weights!r}")
-      if self.multi_label and weights.size != self.num_labels:
-        raise self.error(f"label_weights has {weights.size} entries but "
-                         f"num_labels={self.num_labels}")
-      set_("label_weights", tuple(float(w) for w in weights))
-    set_("from_logits", bool(self.from_logits))
+      self._set_config(num_labels=None)
 
   # -- configuration helpers -------------------------------------------------
 
@@ -491,20 +500,13 @@ class MeanAveragePrecision(base.Metric):
   dtype: Any = None
   from_logits: bool = False
 
-  def validate(self):
-    if (isinstance(self.num_labels, bool)
-        or not isinstance(self.num_labels, (int, np.integer))
-        or self.num_labels < 1):
-      raise self.error("num_labels must be a positive integer (the state has "
-                       f"a fixed size), got num_labels={self.num_labels!r}")
-    if (isinstance(self.num_thresholds, bool)
-        or not isinstance(self.num_thresholds, (int, np.integer))
-        or self.num_thresholds <= 1):
-      raise self.error("num_thresholds must be an integer > 1, got "
-                       f"num_thresholds={self.num_thresholds!r}")
-    object.__setattr__(self, "num_labels", int(self.num_labels))
-    object.__setattr__(self, "num_thresholds", int(self.num_thresholds))
-    object.__setattr__(self, "from_logits", bool(self.from_logits))
+  config_checks = {
+      "num_labels": base.integer(
+          minimum=1, message="num_labels must be a positive integer (the state "
+          "has a fixed size), got num_labels={value!r}"),
+      "num_thresholds": _NUM_THRESHOLDS,
+      "from_logits": base.cast(bool),
+  }
 
   @functools.cached_property
   def grid(self) -> thr.Thresholds:

@@ -39,7 +39,6 @@ the last class), and ``top_k`` larger than the last axis of ``y_pred``.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import jax
@@ -48,6 +47,7 @@ import jax.numpy as jnp
 from jmetrics._src import base
 from jmetrics._src.metrics import thresholds as thresholds_lib
 from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import wide
 
 _F32 = jnp.float32
@@ -79,32 +79,22 @@ class RecallState(NamedTuple):
 # -- configuration checks ----------------------------------------------------------
 
 
-def _is_real(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_thresholds(metric, thresholds):
-  """``None``, a number or a non-empty list of numbers, all in [0, 1]."""
+def check_thresholds(metric, name, thresholds):
+  """`base.Check` of ``thresholds``: ``None``, a number or a non-empty list of
+  numbers, all in [0, 1]; stored as given."""
   if thresholds is None:
-    return
+    return None
   values = thresholds if isinstance(thresholds, tuple) else (thresholds,)
   if not values:
-    raise metric.error("thresholds must not be an empty list")
-  if not all(t is None or _is_real(t) for t in values):
-    raise metric.error(f"thresholds must be a number or a list of numbers in "
+    raise metric.error(f"{name} must not be an empty list")
+  if not all(t is None or checks.is_real(t) for t in values):
+    raise metric.error(f"{name} must be a number or a list of numbers in "
                        f"[0, 1], got {thresholds!r}")
   thresholds_lib.validate_range(metric, values)
+  return thresholds
 
 
-def _check_int(metric, name, value, minimum):
-  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-    raise metric.error(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_unit(metric, name, value):
-  # ``not 0 <= value <= 1`` also rejects NaN, which Keras would let through.
-  if not _is_real(value) or not 0.0 <= value <= 1.0:
-    raise metric.error(f"{name} must be a number in [0, 1], got {value!r}")
+_CLASS_ID = base.integer(minimum=0, optional=True)
 
 
 # -- shared update and result ------------------------------------------------------
@@ -144,9 +134,7 @@ class _ConfusionCount(base.Metric):
   dtype: Any = None
 
   _CELL = None
-
-  def validate(self):
-    _check_thresholds(self, self.thresholds)
+  config_checks = {"thresholds": check_thresholds}
 
   @property
   def grid(self) -> thresholds_lib.Thresholds:
@@ -300,12 +288,9 @@ class _TopKRatio(base.Metric):
   name: str = None
   dtype: Any = None
 
-  def validate(self):
-    _check_thresholds(self, self.thresholds)
-    if self.top_k is not None:
-      _check_int(self, "top_k", self.top_k, 1)
-    if self.class_id is not None:
-      _check_int(self, "class_id", self.class_id, 0)
+  config_checks = {"thresholds": check_thresholds,
+                   "top_k": base.integer(minimum=1, optional=True),
+                   "class_id": _CLASS_ID}
 
   @property
   def grid(self) -> thresholds_lib.Thresholds:
@@ -436,13 +421,9 @@ class _AtConstraint(base.Metric):
   ``_TARGET``) and implement ``_curves``.
   """
 
-  _TARGET = None
-
-  def validate(self):
-    _check_unit(self, self._TARGET, getattr(self, self._TARGET))
-    _check_int(self, "num_thresholds", self.num_thresholds, 1)
-    if self.class_id is not None:
-      _check_int(self, "class_id", self.class_id, 0)
+  _TARGET = None  # The field holding the target; each subclass checks it.
+  config_checks = {"num_thresholds": base.integer(minimum=1),
+                   "class_id": _CLASS_ID}
 
   @property
   def grid(self) -> thresholds_lib.Thresholds:
@@ -516,6 +497,7 @@ class PrecisionAtRecall(_AtConstraint):
   dtype: Any = None
 
   _TARGET = "recall"
+  config_checks = {"recall": base.unit()}
 
   def _curves(self, counts):
     return _recall(counts), _precision(counts)
@@ -552,6 +534,7 @@ class RecallAtPrecision(_AtConstraint):
   dtype: Any = None
 
   _TARGET = "precision"
+  config_checks = {"precision": base.unit()}
 
   def _curves(self, counts):
     return _precision(counts), _recall(counts)
@@ -589,6 +572,7 @@ class SensitivityAtSpecificity(_AtConstraint):
   dtype: Any = None
 
   _TARGET = "specificity"
+  config_checks = {"specificity": base.unit()}
 
   def _curves(self, counts):
     return _specificity(counts), _recall(counts)
@@ -626,6 +610,7 @@ class SpecificityAtSensitivity(_AtConstraint):
   dtype: Any = None
 
   _TARGET = "sensitivity"
+  config_checks = {"sensitivity": base.unit()}
 
   def _curves(self, counts):
     return _recall(counts), _specificity(counts)

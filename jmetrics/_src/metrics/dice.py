@@ -50,7 +50,6 @@ instead of building a one-hot ``N x C`` array.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -66,22 +65,6 @@ from jmetrics._src.numerics import wide
 _F32 = jnp.float32
 EPSILON = 1e-7  # Keras' backend.epsilon(), the seed's guard.
 _AVERAGES = (None, "micro", "macro", "weighted")
-
-
-def _is_int(x) -> bool:
-  return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
-def _is_real(x) -> bool:
-  return (isinstance(x, (int, float, np.integer, np.floating))
-          and not isinstance(x, (bool, np.bool_)))
-
-
-def _is_float_dtype(dtype) -> bool:
-  try:
-    return jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-  except TypeError:
-    return False
 
 
 def _is_integer_input(x) -> bool:
@@ -248,30 +231,26 @@ class Dice(base.Metric):
 
   # -- configuration -----------------------------------------------------------
 
+  config_checks = {
+      "num_classes": base.integer(
+          minimum=1, optional=True,
+          message="num_classes must be an integer >= 1 or None, got {value!r}"),
+      "average": base.choice(
+          _AVERAGES, message="average must be one of None, 'micro', 'macro', "
+          "'weighted', got {value!r}"),
+      "ignore_class": base.integer(
+          optional=True, message="ignore_class must be an integer or None, got "
+          "{value!r}"),
+      "sparse_y_true": base.boolean(),
+      "sparse_y_pred": base.boolean(),
+      "axis": base.integer(),
+      "epsilon": base.real(
+          low=0.0, finite=True, normalise=float,
+          message="epsilon must be a finite number >= 0, got {value!r}"),
+      "dtype": base.floating_dtype(),
+  }
+
   def validate(self):
-    if self.num_classes is not None and (
-        not _is_int(self.num_classes) or self.num_classes < 1):
-      raise self.error(f"num_classes must be an integer >= 1 or None, got "
-                       f"{self.num_classes!r}")
-    if self.average not in _AVERAGES:
-      raise self.error(f"average must be one of None, 'micro', 'macro', "
-                       f"'weighted', got {self.average!r}")
-    if self.ignore_class is not None and not _is_int(self.ignore_class):
-      raise self.error(f"ignore_class must be an integer or None, got "
-                       f"{self.ignore_class!r}")
-    for flag in ("sparse_y_true", "sparse_y_pred"):
-      if not isinstance(getattr(self, flag), (bool, np.bool_)):
-        raise self.error(f"{flag} must be a bool, got {getattr(self, flag)!r}")
-      object.__setattr__(self, flag, bool(getattr(self, flag)))
-    if not _is_int(self.axis):
-      raise self.error(f"axis must be an integer, got {self.axis!r}")
-    if not (_is_real(self.epsilon) and math.isfinite(self.epsilon)
-            and self.epsilon >= 0):
-      raise self.error(f"epsilon must be a finite number >= 0, got "
-                       f"{self.epsilon!r}")
-    if self.dtype is not None and not _is_float_dtype(self.dtype):
-      raise self.error(f"dtype must be a floating dtype or None, got "
-                       f"{self.dtype!r}")
     if self.num_classes is None:
       if self.average is None:
         raise self.error("average=None gives one Dice per class and needs "
@@ -282,15 +261,6 @@ class Dice(base.Metric):
           raise self.error(
               f"{arg}={getattr(self, arg)!r} needs num_classes: with "
               "num_classes=None, y_true and y_pred are compared elementwise")
-    else:
-      self._set("num_classes", int(self.num_classes))
-    if self.ignore_class is not None:
-      self._set("ignore_class", int(self.ignore_class))
-    self._set("axis", int(self.axis))
-    self._set("epsilon", float(self.epsilon))
-
-  def _set(self, field, value):
-    object.__setattr__(self, field, value)
 
   def _shape(self) -> tuple:
     return () if self.num_classes is None else (self.num_classes,)

@@ -56,17 +56,6 @@ EPSILON = 1e-7  # Keras' backend.epsilon(), in the same places as Keras.
 _AVERAGES = (None, "micro", "macro", "weighted")
 
 
-def _is_real(x) -> bool:
-  return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _is_float_dtype(dtype) -> bool:
-  try:
-    return jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-  except TypeError:
-    return False
-
-
 class FBetaScoreState(NamedTuple):
   """Running per-class totals of `FBetaScore` and `F1Score`.
 
@@ -91,49 +80,44 @@ class _FScore(base.Metric):
   dtype: Any
   num_classes: Any
 
+  config_checks = {
+      "average": base.choice(
+          _AVERAGES, message="Invalid `average` argument value. Expected one "
+          "of: {{None, 'micro', 'macro', 'weighted'}}. Received: "
+          "average={value!r}"),
+      # Keras demands a Python float; an int (beta=2) is accepted here and
+      # means the same number. NaN and inf pass Keras' check but produce NaN
+      # scores. (F1Score's beta is a fixed property, not a field.)
+      "beta": base.real(
+          low=0.0, low_open=True, finite=True, normalise=float,
+          type_message="Invalid `beta` argument value. It should be a real "
+          "number. Received: beta={value!r} of type {type}",
+          message="Invalid `beta` argument value. It should be > 0 and finite. "
+          "Received: beta={value!r}"),
+      # Keras' range, (0, 1]; NaN is rejected too, which Keras lets through.
+      "threshold": base.real(
+          low=0.0, low_open=True, high=1.0, optional=True, normalise=float,
+          type_message="Invalid `threshold` argument value. It should be a "
+          "real number or None. Received: threshold={value!r} of type {type}",
+          message="Invalid `threshold` argument value. It should verify "
+          "0 < threshold <= 1. Received: threshold={value!r}"),
+      "num_classes": base.integer(
+          minimum=1, optional=True,
+          message="num_classes must be an integer >= 1 or None, got {value!r}"),
+      "dtype": base.floating_dtype(),
+  }
+
   def validate(self):
-    if self.average not in _AVERAGES:
+    if self.num_classes is None and self.average != "micro":
       raise self.error(
-          "Invalid `average` argument value. Expected one of: "
-          "{None, 'micro', 'macro', 'weighted'}. "
-          f"Received: average={self.average!r}")
-    # Keras demands a Python float; an int (beta=2) is accepted here and means
-    # the same number. NaN and inf pass Keras' check but produce NaN scores.
-    if not _is_real(self.beta):
-      raise self.error(
-          "Invalid `beta` argument value. It should be a real number. "
-          f"Received: beta={self.beta!r} of type {type(self.beta)}")
-    if not (self.beta > 0 and math.isfinite(self.beta)):
-      raise self.error("Invalid `beta` argument value. It should be > 0 and "
-                       f"finite. Received: beta={self.beta!r}")
-    if "beta" in self.__dataclass_fields__:  # F1Score's beta is fixed.
-      object.__setattr__(self, "beta", float(self.beta))
-    if self.threshold is not None:
-      if not _is_real(self.threshold):
-        raise self.error(
-            "Invalid `threshold` argument value. It should be a real number "
-            f"or None. Received: threshold={self.threshold!r} of type "
-            f"{type(self.threshold)}")
-      # Keras' range, (0, 1]; `not` also rejects NaN, which Keras lets through.
-      if not 0.0 < self.threshold <= 1.0:
-        raise self.error(
-            "Invalid `threshold` argument value. It should verify "
-            f"0 < threshold <= 1. Received: threshold={self.threshold!r}")
-      object.__setattr__(self, "threshold", float(self.threshold))
-    if self.num_classes is None:
-      if self.average != "micro":
-        raise self.error(
-            f"num_classes is required with average={self.average!r}: the "
-            "state holds one total per class and has a fixed size, so it "
-            "cannot be built from the first batch as Keras does "
-            f"(e.g. {type(self).__name__}(..., num_classes=10))")
-    elif (isinstance(self.num_classes, bool) or
-          not isinstance(self.num_classes, int) or self.num_classes < 1):
-      raise self.error(f"num_classes must be an integer >= 1 or None, got "
-                       f"{self.num_classes!r}")
-    if self.dtype is not None and not _is_float_dtype(self.dtype):
-      raise self.error(f"dtype must be a floating dtype or None, got "
-                       f"{self.dtype!r}")
+          f"num_classes is required with average={self.average!r}: the "
+          "state holds one total per class and has a fixed size, so it "
+          "cannot be built from the first batch as Keras does "
+          f"(e.g. {type(self).__name__}(..., num_classes=10))")
+
+  def mask_weight(self, mask, inputs, sample_weight):
+    """Row weights of shape ``(batch,)``, the only per-row shape `update` takes."""
+    return base.row_weight(mask, sample_weight, 1)
 
   # -- state ------------------------------------------------------------------
 
@@ -442,15 +426,13 @@ class WeightedPrecision(base.Metric):
   name: str = "weighted_precision"
   dtype: Any = None
 
-  def validate(self):
-    weights = self.class_weights
-    if (not isinstance(weights, tuple) or not weights or
-        not all(_is_real(w) for w in weights)):
-      raise self.error("class_weights must be a non-empty sequence of numbers "
-                       f"(one per class), got {self.class_weights!r}")
-    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
-      raise self.error("class_weights must be finite and >= 0 with a positive "
-                       f"sum, got {self.class_weights!r}")
+  config_checks = {"class_weights": base.Check(
+      lambda w: isinstance(w, tuple) and w and all(map(checks.is_real, w)),
+      "{name} must be a non-empty sequence of numbers (one per class), got "
+      "{value!r}",
+      then=base.Check(
+          lambda w: all(math.isfinite(x) and x >= 0 for x in w) and sum(w) > 0,
+          "{name} must be finite and >= 0 with a positive sum, got {value!r}"))}
 
   @property
   def num_classes(self) -> int:

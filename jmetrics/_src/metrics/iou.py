@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import collections.abc
 import math
-import numbers
 import warnings
 from typing import Any, NamedTuple
 
@@ -64,6 +63,7 @@ import numpy as np
 from jmetrics._src import base
 from jmetrics._src import kernels
 from jmetrics._src.numerics import arithmetic
+from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import wide
 
 _F32 = jnp.float32
@@ -95,55 +95,38 @@ class IoUState(NamedTuple):
 # -- configuration checks --------------------------------------------------------
 
 
-def _is_int(value) -> bool:
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_num_classes(metric, value):
-  if not _is_int(value) or value < 1:
-    raise metric.error(f"num_classes must be an integer >= 1, got {value!r}")
-
-
-def _check_ignore_class(metric, value):
-  if value is not None and not _is_int(value):
-    raise metric.error(f"ignore_class must be None or an integer, got {value!r}")
-
-
-def _check_bool(metric, name, value):
-  if not isinstance(value, (bool, np.bool_)):
-    raise metric.error(f"{name} must be True or False, got {value!r}")
-
-
-def _check_dtype(metric, value):
-  """``None`` or a numeric dtype; returns whether it is an integer dtype."""
-  if value is None:
-    return True
+def _is_numeric_dtype(value) -> bool:
   try:
     dtype = np.dtype(value)
   except TypeError:
-    dtype = None
-  if dtype is None or not (np.issubdtype(dtype, np.integer)
-                           or np.issubdtype(dtype, np.floating)):
-    raise metric.error(f"dtype must be None, an integer or a floating dtype, "
-                       f"got {value!r}")
-  return np.issubdtype(dtype, np.integer)
+    return False
+  return (np.issubdtype(dtype, np.integer)
+          or np.issubdtype(dtype, np.floating))
 
 
-def _check_target_class_ids(metric, value, num_classes):
-  """A non-empty sequence of ids in ``[0, num_classes)``; returned as a tuple."""
-  if (isinstance(value, (str, bytes))
-      or not isinstance(value, collections.abc.Sequence)):
-    raise metric.error(f"target_class_ids must be a list or tuple of class "
-                       f"ids, got {value!r}")
-  ids = tuple(value)
-  if not ids:
-    raise metric.error("target_class_ids must not be empty")
-  for class_id in ids:
-    if not _is_int(class_id) or not 0 <= class_id < num_classes:
-      raise metric.error(
-          f"target_class_ids must hold integers in [0, {num_classes}) "
-          f"(num_classes={num_classes}), got {value!r}")
-  return ids
+def _is_integer_mode(dtype) -> bool:
+  """Whether ``dtype`` (checked) is Keras' integer accumulator (``None`` too)."""
+  return dtype is None or np.issubdtype(np.dtype(dtype), np.integer)
+
+
+def _is_class_id_list(value) -> bool:
+  return (isinstance(value, collections.abc.Sequence)
+          and not isinstance(value, (str, bytes)))
+
+
+_NUM_CLASSES = base.integer(minimum=1)
+_IGNORE_CLASS = base.integer(
+    optional=True, message="ignore_class must be None or an integer, got "
+    "{value!r}")
+_DTYPE = base.Check(_is_numeric_dtype, "dtype must be None, an integer or a "
+                    "floating dtype, got {value!r}", optional=True)
+_FLAG = base.boolean("{name} must be True or False, got {value!r}")
+# A non-empty sequence, stored as a tuple; `_IoUBase.validate` checks the
+# range, which depends on num_classes.
+_TARGET_CLASS_IDS = base.Check(
+    _is_class_id_list, "target_class_ids must be a list or tuple of class ids, "
+    "got {value!r}", tuple,
+    then=base.Check(bool, "target_class_ids must not be empty"))
 
 
 # -- turning inputs into class ids ------------------------------------------------
@@ -291,13 +274,17 @@ class ConfusionMatrix(base.Metric):
   name: str = "confusion_matrix"
   dtype: Any = None
 
+  config_checks = {
+      "num_classes": _NUM_CLASSES,
+      "normalize": base.choice(
+          _NORMALIZE, message=f"normalize must be one of {_NORMALIZE}, got "
+          "{value!r}"),
+      "ignore_class": _IGNORE_CLASS,
+      "dtype": _DTYPE,
+  }
+
   def validate(self):
-    _check_num_classes(self, self.num_classes)
-    if self.normalize not in _NORMALIZE:
-      raise self.error(f"normalize must be one of {_NORMALIZE}, got "
-                       f"{self.normalize!r}")
-    _check_ignore_class(self, self.ignore_class)
-    if self.dtype is not None and _check_dtype(self, self.dtype) and self.normalize:
+    if self.dtype is not None and _is_integer_mode(self.dtype) and self.normalize:
       raise self.error(f"dtype={self.dtype!r} is an integer dtype, which cannot "
                        f"hold a matrix normalized by {self.normalize!r}")
 
@@ -358,21 +345,34 @@ class _IoUBase(base.Metric):
   (how inputs become class ids).
   """
 
+  # Fields that a subclass fixes (a property) are not checked.
+  config_checks = {
+      "num_classes": _NUM_CLASSES,
+      "target_class_ids": _TARGET_CLASS_IDS,
+      "ignore_class": _IGNORE_CLASS,
+      "sparse_y_true": _FLAG,
+      "sparse_y_pred": _FLAG,
+      "axis": base.integer(),
+      "dtype": _DTYPE,
+  }
+
   def validate(self):
-    _check_num_classes(self, self.num_classes)
-    ids = _check_target_class_ids(self, self.target_class_ids, self.num_classes)
-    if "target_class_ids" in self.__dataclass_fields__:
-      object.__setattr__(self, "target_class_ids", ids)
-    _check_ignore_class(self, self.ignore_class)
-    _check_bool(self, "sparse_y_true", self.sparse_y_true)
-    _check_bool(self, "sparse_y_pred", self.sparse_y_pred)
-    if not _is_int(self.axis):
-      raise self.error(f"axis must be an integer, got {self.axis!r}")
-    _check_dtype(self, self.dtype)
+    num_classes = self.num_classes
+    if not all(checks.is_int(i) and 0 <= i < num_classes
+               for i in self.target_class_ids):
+      raise self.error(
+          f"target_class_ids must hold integers in [0, {num_classes}) "
+          f"(num_classes={num_classes}), got {self.target_class_ids!r}")
 
   @property
   def _integer_mode(self) -> bool:
-    return _check_dtype(self, self.dtype)
+    return _is_integer_mode(self.dtype)
+
+  def mask_weight(self, mask, inputs, sample_weight):
+    """Row weights of the rank of the class-id map: one less than a dense
+    ``y_true``'s, whose class axis the argmax removes."""
+    rank = np.ndim(inputs[0]) - (0 if self.sparse_y_true else 1)
+    return base.row_weight(mask, sample_weight, rank)
 
   def _class_id_inputs(self, y_true, y_pred):
     """Labels and predictions as class ids (argmax along ``axis`` if dense)."""
@@ -516,13 +516,7 @@ class BinaryIoU(_IoUBase):
   sparse_y_pred = property(lambda self: True)
   axis = property(lambda self: -1)
 
-  def validate(self):
-    # ``not 0 <= t <= 1`` also rejects NaN.
-    if (not isinstance(self.threshold, numbers.Real)
-        or isinstance(self.threshold, bool) or not 0 <= self.threshold <= 1):
-      raise self.error(f"threshold must be a number in [0, 1], got "
-                       f"{self.threshold!r}")
-    super().validate()
+  config_checks = {"threshold": base.unit()}  # NaN rejected too.
 
   def _class_id_inputs(self, y_true, y_pred):
     y_pred = jnp.asarray(y_pred, _F32) >= self.threshold

@@ -10,7 +10,6 @@ through ``log_sigmoid`` / ``log_softmax``. The module-level functions
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import jax
@@ -27,17 +26,8 @@ from jmetrics._src.numerics import weighting
 EPSILON = 1e-7
 
 
-def _check_label_smoothing(metric):
-  smoothing = metric.label_smoothing
-  if (isinstance(smoothing, bool) or not isinstance(smoothing, numbers.Real)
-      or not 0 <= smoothing <= 1):
-    raise metric.error(
-        f"label_smoothing must be a number in [0, 1], got {smoothing!r}")
-
-
-def _check_axis_config(metric):
-  if isinstance(metric.axis, bool) or not isinstance(metric.axis, int):
-    raise metric.error(f"axis must be an int, got {metric.axis!r}")
+_LABEL_SMOOTHING = base.unit()
+_AXIS = base.integer(message="axis must be an int, got {value!r}")
 
 
 def _class_axis(metric, y_pred) -> int:
@@ -102,8 +92,7 @@ class BinaryCrossentropy(reduction.SampleMeanMetric):
 
   _last_axis_reduction = "mean"
 
-  def validate(self):
-    _check_label_smoothing(self)
+  config_checks = {"label_smoothing": _LABEL_SMOOTHING}
 
   def elementwise(self, y_true, y_pred) -> jax.Array:
     """The cross-entropy of each element, before the mean over an axis."""
@@ -162,9 +151,7 @@ class CategoricalCrossentropy(reduction.SampleMeanMetric):
   label_smoothing: float = 0.0
   axis: int = -1
 
-  def validate(self):
-    _check_label_smoothing(self)
-    _check_axis_config(self)
+  config_checks = {"label_smoothing": _LABEL_SMOOTHING, "axis": _AXIS}
 
   def values(self, y_true, y_pred) -> jax.Array:
     y_true, y_pred = checks.same_shape_floats(self, y_true, y_pred)
@@ -227,13 +214,12 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
   ignore_class: Any = None
   axis: int = -1
 
-  def validate(self):
-    _check_axis_config(self)
-    if self.ignore_class is not None and (
-        isinstance(self.ignore_class, bool)
-        or not isinstance(self.ignore_class, int)):
-      raise self.error(
-          f"ignore_class must be an int or None, got {self.ignore_class!r}")
+  config_checks = {
+      "ignore_class": base.integer(
+          optional=True, message="ignore_class must be an int or None, got "
+          "{value!r}"),
+      "axis": _AXIS,
+  }
 
   def _labels(self, y_true, y_pred):
     """``(labels, valid, axis)``: float labels shaped like the loss."""
@@ -271,26 +257,13 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
       loss = jnp.where(valid, loss, 0.0)
     return loss
 
-  def update(self, state, y_true, y_pred, sample_weight=None):
-    if self.ignore_class is not None and sample_weight is not None:
-      # Keras masks ignored elements out through the weights, and only when
-      # weights are given (see the class docstring).
-      sample_weight = self._masked_weight(y_true, y_pred, sample_weight)
-    return super().update(state, y_true, y_pred, sample_weight)
-
-  def masked_update(self, state, y_true, y_pred, *, mask, sample_weight=None):
-    """`update` of the rows where ``mask`` holds (see `Metric.masked_update`).
-
-    The padding mask is not a sample weight here: without ``sample_weight``,
-    ignored elements still count as a loss of 0 (Keras' unweighted rule);
-    with it, they get weight 0 as in `update`.
-    """
-    if self.ignore_class is not None and sample_weight is not None:
-      sample_weight = self._masked_weight(y_true, y_pred, sample_weight)
-    return super().masked_update(state, y_true, y_pred, mask=mask,
-                                 sample_weight=sample_weight)
-
-  def _masked_weight(self, y_true, y_pred, sample_weight):
+  def sample_weights(self, y_true, y_pred, sample_weight):
+    """Keras masks ignored elements out through the weights, and only when
+    weights are given (see the class docstring): unweighted, an ignored
+    element counts as a loss of 0, in `masked_update` too (its padding
+    mask is not a sample weight)."""
+    if self.ignore_class is None or sample_weight is None:
+      return sample_weight
     _, valid, _ = self._labels(y_true, y_pred)
     mask, weight = weighting.squeeze_or_expand_to_same_rank(
         valid.astype(jnp.float32), checks.as_float(sample_weight))

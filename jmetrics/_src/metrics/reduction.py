@@ -163,17 +163,6 @@ class Sum(base.Metric):
     values, _ = weighting.samplewise(self, values, sample_weight, reduce_fn=jnp.sum)
     return SumState(wide.wide_add(state.total, jnp.sum(values)))
 
-  def masked_update(self, state: SumState, values, *, mask,
-                    sample_weight=None) -> SumState:
-    """`update` of the rows where ``mask`` holds: masked rows (and their
-    weights) become 0, which adds exactly nothing to a sum."""
-    mask = base.as_mask(self, mask, (values,))
-    if mask.ndim == 0:
-      return super().masked_update(state, values, mask=mask,
-                                   sample_weight=sample_weight)
-    return self.update(state, base.zero_masked_rows(checks.as_float(values), mask),
-                       sample_weight=base.zero_masked_rows(sample_weight, mask))
-
   def compute(self, state: SumState) -> jax.Array:
     return self.result_dtype(wide.wide_value(state.total))
 
@@ -207,12 +196,9 @@ class MeanTensor(base.Metric):
   dtype: Any = None
   shape: Any = None
 
-  def validate(self):
-    if self.shape is None:
-      raise self.error("shape is required: the state has a fixed size, so it "
-                       "cannot be built from the first batch")
-    if isinstance(self.shape, int):
-      object.__setattr__(self, "shape", (self.shape,))
+  config_checks = {"shape": base.shape(
+      message="shape is required: the state has a fixed size, so it cannot be "
+      "built from the first batch")}
 
   def init(self) -> MeanTensorState:
     return MeanTensorState(wide.wide_zeros(self.shape), wide.wide_zeros(self.shape))
@@ -287,22 +273,30 @@ class SampleMeanMetric(base.Metric):
   def values(self, y_true, y_pred) -> jax.Array:
     raise NotImplementedError
 
+  def sample_weights(self, y_true, y_pred, sample_weight):
+    """The weights of the per-sample values: ``sample_weight`` as given,
+    unless the metric folds a mask of its own into them (Keras'
+    ``ignore_class``); `update` and `masked_update` both apply it."""
+    del y_true, y_pred
+    return sample_weight
+
   def init(self) -> MeanState:
     return _mean_init()
 
   def update(self, state: MeanState, y_true, y_pred, sample_weight=None):
+    sample_weight = self.sample_weights(y_true, y_pred, sample_weight)
     return _mean_update(self, state, self.values(y_true, y_pred), sample_weight)
 
   def masked_update(self, state: MeanState, y_true, y_pred, *, mask,
                     sample_weight=None) -> MeanState:
     """`update` of the rows where ``mask`` holds (see `Metric.masked_update`).
 
-    Masked rows are zeroed before `values` sees them, and their per-sample
-    values and weights are left out of the total and the count (an exact
-    integer when unweighted); zero weights are not needed, so the unweighted
-    semantics stay unweighted (``ignore_class`` of
+    A zero weight would not do: the unweighted count is a row count, and
+    the unweighted semantics must stay unweighted (``ignore_class`` of
     `SparseCategoricalCrossentropy` counts ignored elements as Keras does
-    without weights).
+    without weights). So masked rows are zeroed before `values` sees them,
+    and their per-sample values and weights (after `sample_weights`) are
+    left out of the total and the count (an exact integer when unweighted).
 
     When `values` reduces the batch axis itself (1-D inputs, which Keras
     treats as one sample, or an ``axis`` that includes axis 0), the one
@@ -326,6 +320,7 @@ class SampleMeanMetric(base.Metric):
                                    sample_weight=sample_weight)
     y_true = base.zero_masked_rows(y_true, mask)
     y_pred = base.zero_masked_rows(y_pred, mask)
+    sample_weight = self.sample_weights(y_true, y_pred, sample_weight)
     values = self.values(y_true, y_pred)
     if not self._reduces_batch_axis(y_true, y_pred, values):
       return _masked_mean_update(self, state, values, sample_weight, mask)
@@ -390,16 +385,11 @@ class MeanMetricWrapper(SampleMeanMetric):
   dtype: Any = None
   fn_kwargs: tuple = ()
 
-  def __init__(self, fn, name=None, dtype=None, **kwargs):
-    object.__setattr__(self, "fn", fn)
-    object.__setattr__(self, "name", name)
-    object.__setattr__(self, "dtype", dtype)
-    object.__setattr__(self, "fn_kwargs", kwargs)
-    self.__post_init__()
+  config_checks = {"fn": base.Check(callable, "fn must be callable, got {value!r}")}
 
-  def validate(self):
-    if not callable(self.fn):
-      raise self.error(f"fn must be callable, got {self.fn!r}")
+  def __init__(self, fn, name=None, dtype=None, **kwargs):
+    self._set_config(fn=fn, name=name, dtype=dtype, fn_kwargs=kwargs)
+    self.__post_init__()
 
   def values(self, y_true, y_pred):
     return self.fn(y_true, y_pred, **dict(self.fn_kwargs))

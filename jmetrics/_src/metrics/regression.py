@@ -62,12 +62,10 @@ def _aligned(who: str, y_true, y_pred):
   return y_true, y_pred
 
 
-def _check_axis_config(metric, axis):
-  """``axis`` must be an int or a non-empty tuple of distinct ints."""
+def _is_axis(axis) -> bool:
+  """An int or a non-empty tuple of ints."""
   axes = axis if isinstance(axis, tuple) else (axis,)
-  if not axes or not all(isinstance(a, (int, np.integer)) and
-                         not isinstance(a, bool) for a in axes):
-    raise metric.error(f"axis must be an int or a tuple of ints, got {axis!r}")
+  return bool(axes) and all(map(checks.is_int, axes))
 
 
 def _normalized_axis(who: str, axis, shape):
@@ -408,8 +406,8 @@ class _AxisMetric(reduction.SampleMeanMetric):
   _fn = None
   _masked_fn = None
 
-  def validate(self):
-    _check_axis_config(self, self.axis)
+  config_checks = {"axis": base.Check(
+      _is_axis, "axis must be an int or a tuple of ints, got {value!r}")}
 
   def _aligned_axis(self, y_true, y_pred):
     who = type(self).__name__
@@ -843,15 +841,15 @@ class R2Score(base.Metric):
   _: dataclasses.KW_ONLY
   num_outputs: int = 1
 
-  def validate(self):
-    if self.class_aggregation not in _CLASS_AGGREGATIONS:
-      raise self.error(f"class_aggregation must be one of {_CLASS_AGGREGATIONS}, "
-                       f"got {self.class_aggregation!r}")
-    for field, minimum in (("num_regressors", 0), ("num_outputs", 1)):
-      value = getattr(self, field)
-      if (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
-          or value < minimum):
-        raise self.error(f"{field} must be an int >= {minimum}, got {value!r}")
+  config_checks = {
+      "class_aggregation": base.choice(
+          _CLASS_AGGREGATIONS, message="class_aggregation must be one of "
+          f"{_CLASS_AGGREGATIONS}, got {{value!r}}"),
+      "num_regressors": base.integer(
+          minimum=0, message="{name} must be an int >= 0, got {value!r}"),
+      "num_outputs": base.integer(
+          minimum=1, message="{name} must be an int >= 1, got {value!r}"),
+  }
 
   def init(self) -> R2ScoreState:
     zeros = wide.wide_zeros((self.num_outputs,))

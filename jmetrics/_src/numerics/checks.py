@@ -3,9 +3,14 @@
 Every failure is a ``ValueError`` naming the metric, the argument and the
 shapes involved, raised while tracing (shapes are static), so a bad call
 fails before anything runs and never yields a silently wrong number.
+
+The predicates at the end (`is_int`, `is_real`, ...) judge configuration
+values; `base.Check` builds the per-field config checks on them.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 import jax.numpy as jnp
@@ -54,3 +59,33 @@ def same_shape_floats(metric, y_true, y_pred):
   check_same_shape(metric, y_true, y_pred)
   check_min_rank(metric, "y_pred", y_pred, 1)
   return as_float(y_true), as_float(y_pred)
+
+
+# -- predicates on configuration values --------------------------------------------
+#
+# Config values reach these after `base.freeze`, so NumPy scalars are already
+# Python numbers; bools are numbers to Python but never to a config.
+
+
+def is_int(value) -> bool:
+  """An integer that is not a bool."""
+  return (isinstance(value, numbers.Integral)
+          and not isinstance(value, (bool, np.bool_)))
+
+
+def is_real(value) -> bool:
+  """A real number (int or float, NaN and inf included) that is not a bool."""
+  return (isinstance(value, numbers.Real)
+          and not isinstance(value, (bool, np.bool_)))
+
+
+def is_bool(value) -> bool:
+  return isinstance(value, (bool, np.bool_))
+
+
+def is_float_dtype(dtype) -> bool:
+  """Whether ``dtype`` names a floating dtype (``"float16"``, ``jnp.float32``)."""
+  try:
+    return jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+  except TypeError:
+    return False
