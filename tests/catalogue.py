@@ -8,56 +8,102 @@ parallelism path. The segmentation metrics (`ConfusionMatrix`, the IoU
 family, `Dice`), the composition (`Collection`, `Routed`) and `Max` / `Min`
 get entries as soon as ``jmetrics`` exports them.
 
-An entry's ``make_inputs(rng, n)`` returns the positional inputs of one
-update with ``n`` rows (the batch axis first); the tests use ``n`` divisible
-by 8 for the sharded modes and an uneven ``n`` for the padded one.
+Each entry is a `harness.Case`, the one description of a metric that the
+tests share: ``tests/test_catalogue.py`` holds it to its oracle (Keras' twin
+of the same configuration, or a NumPy reference), ``tests/test_distributed.py``
+runs it on every parallelism path and ``tests/test_kernel_parity.py`` on both
+lowerings of its kernels. Its ``make_inputs(rng, n)`` returns the positional
+inputs of one update with ``n`` rows (the batch axis first); the tests use
+``n`` divisible by 8 for the sharded modes and an uneven ``n`` for the padded
+one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
-from typing import Any, Callable, Union
 
 import jax.numpy as jnp
+import keras
 import numpy as np
 
 import jmetrics as jm
+from tests import harness
 
-ALL = "*"  # every field of the state holds integer counts
+ALL = harness.ALL
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
-  """One configuration of a metric and how to feed it.
+def keras_twin(metric):
+  """``() -> keras metric`` of the same class and configuration, or None
+  where Keras has no such class (its oracle is then a NumPy reference, or
+  the family test's)."""
+  cls = getattr(keras.metrics, type(metric).__name__, None)
+  if cls is None or not dataclasses.is_dataclass(metric):
+    return None
+  params = inspect.signature(cls.__init__).parameters
+  config = {field.name: getattr(metric, field.name)
+            for field in dataclasses.fields(metric) if field.name in params}
+  # Keras takes lists where a frozen config holds tuples (thresholds).
+  config = {k: list(v) if isinstance(v, tuple) and k != "shape" else v
+            for k, v in config.items()}
+  config.update(dict(getattr(metric, "fn_kwargs", ()) or ()))
+  return functools.partial(cls, **config)
 
-  Attributes:
-    id: test id.
-    metric: the configured metric.
-    make_inputs: ``(rng, n) -> tuple`` of positional inputs with ``n`` rows
-      (for ``batch_axis=False``, one update's inputs; ``n`` is ignored).
-    weighted: whether updates also get per-row ``sample_weight``.
-    exact: names of the state fields that hold integer counts (or `ALL`):
-      their `Wide` hi/lo arrays must be bit-identical on every path.
-    batch_axis: False for metrics whose inputs have no batch axis
-      (`MeanTensor`): each device then gets whole updates instead of rows.
-    weight_axes: rank of the per-row weights, ``(n, 1, ...)``: the IoU
-      metrics broadcast weights against the label map from the right.
-    rtol, atol: float32 tolerances of the computed values.
-  """
 
-  id: str
-  metric: Any
-  make_inputs: Callable[[np.random.Generator, int], tuple]
-  weighted: bool = False
-  exact: Union[tuple, str] = ()
-  batch_axis: bool = True
-  weight_axes: int = 1
-  rtol: float = 1e-5
-  atol: float = 1e-6
+def numpy_reference(metric):
+  """The family tests' NumPy (or scikit-learn) reference for a class Keras
+  does not have, or None."""
+  # pylint: disable=g-import-not-at-top
+  name = type(metric).__name__
+  if name == "Dice":
+    from tests import test_dice
+    return test_dice.reference(metric)
+  if name == "ConfusionMatrix":
+    from tests import test_iou
+    return test_iou._sklearn_confusion(metric.num_classes, metric.normalize)  # pylint: disable=protected-access
+  if name in ("Max", "Min"):
+    from tests import test_collection
+    return test_collection._extremum_reference(  # pylint: disable=protected-access
+        np.max if name == "Max" else np.min)
+  if name == "WeightedPrecision":
+    from tests import test_f_score
+    return test_f_score._sklearn_weighted_precision(metric.class_weights)  # pylint: disable=protected-access
+  return None
 
-  def __str__(self):
-    return self.id
+
+def _spread_weights(weight_axes):
+  """Per-row weights spread over the first ``weight_axes`` axes of the
+  labels, as the distributed tests' ``(n, 1, ...)`` weights broadcast."""
+  def make(rng, args):
+    weights = harness.default_weights(rng, args)
+    rows = np.shape(args[0])[:weight_axes]
+    return np.broadcast_to(
+        weights.reshape(weights.shape + (1,) * (len(rows) - 1)), rows).copy()
+  return make
+
+
+def entry(id_: str, metric, make_inputs, *, weighted=False, **kwargs
+          ) -> harness.Case:
+  """A catalogue `harness.Case`: unweighted unless asked, with Keras' twin
+  of ``metric`` (or the family tests' NumPy reference) as its oracle."""
+  oracle = keras_twin(metric)
+  reference = None if oracle is not None else numpy_reference(metric)
+  if kwargs.get("weight_axes", 1) > 1:
+    kwargs.setdefault("make_weights", _spread_weights(kwargs["weight_axes"]))
+  kwargs.setdefault("atol", 1e-6)
+  return harness.Case(id_, metric, make_inputs, keras=oracle,
+                      reference=reference, weighted=weighted, **kwargs)
+
+
+def row_weights(entry: harness.Case, rng: np.random.Generator, n: int):
+  """``None``, or for a weighted entry ``n`` weights in [0, 2) with about a
+  quarter zero, shaped ``(n, 1, ...)`` with ``entry.weight_axes`` axes."""
+  if not entry.weighted:
+    return None
+  weight = rng.uniform(0.0, 2.0, n).astype(np.float32)
+  weight[rng.random(n) < 0.25] = 0.0
+  return weight.reshape((n,) + (1,) * (entry.weight_axes - 1))
 
 
 # -- input generators ----------------------------------------------------------
@@ -207,8 +253,8 @@ def _squared_error(y_true, y_pred):
 # -- the catalogue ---------------------------------------------------------------
 
 
-def _entries() -> list[Entry]:
-  e = Entry
+def _entries() -> list[harness.Case]:
+  e = entry
   entries = [
       # reduction
       e("mean", jm.Mean(), values((3,)), exact=("count",)),
@@ -337,9 +383,9 @@ def _entries() -> list[Entry]:
   return entries
 
 
-def _segmentation_entries() -> list[Entry]:
+def _segmentation_entries() -> list[harness.Case]:
   """IoU family and Dice, once ``jmetrics`` exports them."""
-  e = Entry
+  e = entry
   candidates = {
       "ConfusionMatrix": lambda cls: [
           e("confusion_matrix", cls(num_classes=3), segmentation(3), exact=ALL),
@@ -378,9 +424,9 @@ def _segmentation_entries() -> list[Entry]:
   return entries
 
 
-def _composition_entries() -> list[Entry]:
+def _composition_entries() -> list[harness.Case]:
   """`Collection`, `Routed`, `Max` and `Min`, once ``jmetrics`` exports them."""
-  e = Entry
+  e = entry
   entries = []
   if hasattr(jm, "Collection"):
     entries += [

@@ -19,51 +19,74 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import jmetrics as jm
 
 N_DEVICES = 8
 
 
-@dataclasses.dataclass
+ALL = "*"  # every field of the state holds integer counts
+
+
+@dataclasses.dataclass(frozen=True)
 class Case:
-  """A metric, its oracle and how to make its inputs.
+  """One description of a metric under test: its configuration, how to make
+  its inputs, its oracle and what the distributed tests may hold exact.
+
+  The oracle tests (`check_all_modes`) run ``count`` batches of ``rows`` rows
+  against the oracle; the distributed tests (``tests/test_distributed.py``,
+  over `tests.catalogue`) make batches of other sizes from the same
+  ``make_inputs``.
 
   Attributes:
     id: test id.
     metric: the jmetrics metric under test.
-    make_batches: ``rng -> [args, ...]``, the positional inputs of each
-      update (without sample weights); batch sizes divisible by 8.
+    make_inputs: ``(rng, n) -> tuple``, the positional inputs of one update
+      with ``n`` rows (the batch axis first; for ``batch_axis=False`` one
+      update's inputs, ``n`` ignored).
     keras: ``() -> keras metric`` used as oracle, or None.
     reference: ``[(args, sample_weight), ...] -> value`` NumPy oracle, used
       when ``keras`` is None.
     make_weights: ``(rng, args) -> sample_weight`` for the weighted mode;
       default: one weight per sample in [0, 2) with a quarter zeroed.
     weighted: whether the metric takes sample weights.
+    exact: names of the state fields that hold integer counts (or `ALL`):
+      their `Wide` hi/lo arrays must be bit-identical on every path.
     batch_axis: whether inputs have a batch axis to shard over devices; if
-      not (`MeanTensor`), pmap gives each device whole batches instead, the
-      idle devices a copy with zero weights.
+      not (`MeanTensor`), each device gets whole updates instead.
+    weight_axes: rank of per-row weights, ``(n, 1, ...)``, where the
+      distributed tests make them (the IoU metrics broadcast weights against
+      the label map from the right).
+    rows, count: the oracle tests' batch size (divisible by 8) and number of
+      batches.
     rtol, atol: float32 tolerances.
   """
 
   id: str
   metric: Any
-  make_batches: Callable[[np.random.Generator], Sequence[tuple]]
+  make_inputs: Callable[[np.random.Generator, int], tuple]
   keras: Optional[Callable[[], Any]] = None
   reference: Optional[Callable[[Sequence[tuple]], Any]] = None
   make_weights: Optional[Callable[[np.random.Generator, tuple], Any]] = None
   weighted: bool = True
+  exact: Union[tuple, str] = ()
   batch_axis: bool = True
+  weight_axes: int = 1
+  rows: int = 16
+  count: int = 3
   rtol: float = 1e-5
   atol: float = 1e-5
 
   def __str__(self):
     return self.id
+
+  def make_batches(self, rng: np.random.Generator) -> list:
+    """The oracle tests' batches: ``count`` inputs of ``rows`` rows."""
+    return [self.make_inputs(rng, self.rows) for _ in range(self.count)]
 
 
 def default_weights(rng: np.random.Generator, args: tuple) -> np.ndarray:
@@ -157,6 +180,11 @@ def _pmapped_update(metric, weighted, weight_axis):
 
 
 @functools.lru_cache(maxsize=None)
+def _jitted_merge_stacked(metric):
+  return jax.jit(lambda state: metric.compute(metric.merge_stacked(state)))
+
+
+@functools.lru_cache(maxsize=None)
 def _pmapped_sync(metric):
   return jax.pmap(lambda s: metric.sync(s, "batch"), axis_name="batch")
 
@@ -177,7 +205,7 @@ def run_pmap(metric, batches, synced=True, batch_axis=True):
     # Sync once at the end: each device holds its shard's partial state.
     state = _pmapped_sync(metric)(state)
     return jax.vmap(metric.compute)(state)
-  return metric.compute(metric.merge_stacked(state))
+  return _jitted_merge_stacked(metric)(state)
 
 
 def assert_close(actual, expected, case: Case, what: str):

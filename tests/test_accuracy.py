@@ -15,9 +15,6 @@ from tests import harness
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
 
 def _one_hot(rng, shape, dtype=np.float32):
   """One-hot labels of shape ``shape`` (classes last)."""
@@ -55,172 +52,172 @@ def _sorted_ids(rng, n, num_classes, width):
 ACCURACY_CASES = [
     harness.Case(
         "accuracy_int_2d", acc.Accuracy(),
-        _batches(lambda rng: (rng.integers(0, 3, (N, 1)),
-                              rng.integers(0, 3, (N, 1)))),
+        lambda rng, n: (rng.integers(0, 3, (n, 1)),
+                        rng.integers(0, 3, (n, 1))),
         keras=keras.metrics.Accuracy),
     harness.Case(
         "accuracy_float_rank1_vs_rank2", acc.Accuracy(),
-        _batches(lambda rng: (rng.integers(0, 3, (N,)).astype(np.float32),
-                              rng.integers(0, 3, (N, 1)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 3, (n,)).astype(np.float32),
+                        rng.integers(0, 3, (n, 1)).astype(np.float32)),
         keras=keras.metrics.Accuracy),
     # Keras casts y_true to y_pred's dtype: 1.7 becomes 1 against int predictions.
     harness.Case(
         "accuracy_float_true_int_pred", acc.Accuracy(),
-        _batches(lambda rng: (rng.uniform(0, 3, (N, 2)).astype(np.float32),
-                              rng.integers(0, 3, (N, 2)))),
+        lambda rng, n: (rng.uniform(0, 3, (n, 2)).astype(np.float32),
+                        rng.integers(0, 3, (n, 2))),
         keras=keras.metrics.Accuracy),
     harness.Case(
         "accuracy_3d_weight_2d", acc.Accuracy(),
-        _batches(lambda rng: (rng.integers(0, 2, (N, 3, 2)),
-                              rng.integers(0, 2, (N, 3, 2)))),
+        lambda rng, n: (rng.integers(0, 2, (n, 3, 2)),
+                        rng.integers(0, 2, (n, 3, 2))),
         keras=keras.metrics.Accuracy, make_weights=_per_element_weights((N, 3))),
 ]
 
 BINARY_CASES = [
     harness.Case(
         "binary_default", acc.BinaryAccuracy(),
-        _batches(lambda rng: (rng.integers(0, 2, (N, 1)),
-                              rng.uniform(size=(N, 1)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 2, (n, 1)),
+                        rng.uniform(size=(n, 1)).astype(np.float32)),
         keras=keras.metrics.BinaryAccuracy),
     harness.Case(
         "binary_threshold_0.3_float_labels", acc.BinaryAccuracy(threshold=0.3),
-        _batches(lambda rng: (rng.integers(0, 2, (N,)).astype(np.float32),
-                              rng.uniform(size=(N, 1)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 2, (n,)).astype(np.float32),
+                        rng.uniform(size=(n, 1)).astype(np.float32)),
         keras=lambda: keras.metrics.BinaryAccuracy(threshold=0.3)),
     # Predictions exactly at the threshold are negative (strictly greater).
     harness.Case(
         "binary_at_threshold_3d", acc.BinaryAccuracy(threshold=0.75),
-        _batches(lambda rng: (rng.integers(0, 2, (N, 4, 3)),
-                              rng.choice([0.25, 0.5, 0.75, 1.0], (N, 4, 3))
-                              .astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 2, (n, 4, 3)),
+                        rng.choice([0.25, 0.5, 0.75, 1.0], (n, 4, 3))
+                        .astype(np.float32)),
         keras=lambda: keras.metrics.BinaryAccuracy(threshold=0.75),
         make_weights=_per_element_weights((N, 4))),
     # The threshold is weakly typed: against bfloat16 it rounds to bfloat16.
     harness.Case(
         "binary_bfloat16_threshold_0.3", acc.BinaryAccuracy(threshold=0.3),
-        _batches(lambda rng: (
-            rng.integers(0, 2, (N, 2)),
-            rng.choice([0.296875, 0.30078125, 0.3046875], (N, 2))
-            .astype(ml_dtypes.bfloat16))),
+        lambda rng, n: (
+      rng.integers(0, 2, (n, 2)),
+      rng.choice([0.296875, 0.30078125, 0.3046875], (n, 2))
+      .astype(ml_dtypes.bfloat16)),
         keras=lambda: keras.metrics.BinaryAccuracy(threshold=0.3)),
     harness.Case(
         "binary_soft_labels", acc.BinaryAccuracy(),
-        _batches(lambda rng: (rng.choice([0.0, 0.7, 1.0], (N, 3)).astype(np.float32),
-                              rng.uniform(size=(N, 3)).astype(np.float32))),
+        lambda rng, n: (rng.choice([0.0, 0.7, 1.0], (n, 3)).astype(np.float32),
+                        rng.uniform(size=(n, 3)).astype(np.float32)),
         keras=keras.metrics.BinaryAccuracy),
 ]
 
 CATEGORICAL_CASES = [
     harness.Case(
         "categorical_int_one_hot", acc.CategoricalAccuracy(),
-        _batches(lambda rng: (_one_hot(rng, (N, 5), np.int32),
-                              rng.normal(size=(N, 5)).astype(np.float32))),
+        lambda rng, n: (_one_hot(rng, (n, 5), np.int32),
+                        rng.normal(size=(n, 5)).astype(np.float32)),
         keras=keras.metrics.CategoricalAccuracy),
     harness.Case(
         "categorical_3d_ties", acc.CategoricalAccuracy(),
-        _batches(lambda rng: (_one_hot(rng, (N, 3, 4)),
-                              _tied_scores(rng, (N, 3, 4)))),
+        lambda rng, n: (_one_hot(rng, (n, 3, 4)),
+                        _tied_scores(rng, (n, 3, 4))),
         keras=keras.metrics.CategoricalAccuracy,
         make_weights=_per_element_weights((N, 3))),
     harness.Case(
         "categorical_soft_labels_signed_zeros", acc.CategoricalAccuracy(),
-        _batches(lambda rng: (rng.dirichlet(np.ones(4), N).astype(np.float32),
-                              _signed_zeros(rng, (N, 4)))),
+        lambda rng, n: (rng.dirichlet(np.ones(4), n).astype(np.float32),
+                        _signed_zeros(rng, (n, 4))),
         keras=keras.metrics.CategoricalAccuracy),
     # Keras squeezes the unit axis of (N, 1, C) labels against (N, C) scores.
     harness.Case(
         "categorical_unit_axis_labels", acc.CategoricalAccuracy(),
-        _batches(lambda rng: (_one_hot(rng, (N, 1, 6)),
-                              rng.normal(size=(N, 6)).astype(np.float32))),
+        lambda rng, n: (_one_hot(rng, (n, 1, 6)),
+                        rng.normal(size=(n, 6)).astype(np.float32)),
         keras=keras.metrics.CategoricalAccuracy),
 ]
 
 SPARSE_CASES = [
     harness.Case(
         "sparse_int_rank1", acc.SparseCategoricalAccuracy(),
-        _batches(lambda rng: (rng.integers(0, 5, (N,)),
-                              rng.normal(size=(N, 5)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 5, (n,)),
+                        rng.normal(size=(n, 5)).astype(np.float32)),
         keras=keras.metrics.SparseCategoricalAccuracy),
     harness.Case(
         "sparse_float_column_ties", acc.SparseCategoricalAccuracy(),
-        _batches(lambda rng: (rng.integers(0, 4, (N, 1)).astype(np.float32),
-                              _tied_scores(rng, (N, 4)))),
+        lambda rng, n: (rng.integers(0, 4, (n, 1)).astype(np.float32),
+                        _tied_scores(rng, (n, 4))),
         keras=keras.metrics.SparseCategoricalAccuracy),
     harness.Case(
         "sparse_3d_weight_2d", acc.SparseCategoricalAccuracy(),
-        _batches(lambda rng: (rng.integers(0, 6, (N, 4)),
-                              rng.normal(size=(N, 4, 6)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 6, (n, 4)),
+                        rng.normal(size=(n, 4, 6)).astype(np.float32)),
         keras=keras.metrics.SparseCategoricalAccuracy,
         make_weights=_per_element_weights((N, 4))),
     harness.Case(
         "sparse_3d_unit_axis_signed_zeros_nans", acc.SparseCategoricalAccuracy(),
-        _batches(lambda rng: (rng.integers(0, 3, (N, 2, 1)),
-                              _with_nans(rng, _signed_zeros(rng, (N, 2, 3))))),
+        lambda rng, n: (rng.integers(0, 3, (n, 2, 1)),
+                        _with_nans(rng, _signed_zeros(rng, (n, 2, 3)))),
         keras=keras.metrics.SparseCategoricalAccuracy),
 ]
 
 TOP_K_CASES = [
     harness.Case(
         "top_k_default", acc.TopKCategoricalAccuracy(),
-        _batches(lambda rng: (_one_hot(rng, (N, 10)),
-                              rng.normal(size=(N, 10)).astype(np.float32))),
+        lambda rng, n: (_one_hot(rng, (n, 10)),
+                        rng.normal(size=(n, 10)).astype(np.float32)),
         keras=keras.metrics.TopKCategoricalAccuracy),
     harness.Case(
         "top_k_1_ties_int_labels", acc.TopKCategoricalAccuracy(k=1),
-        _batches(lambda rng: (_one_hot(rng, (N, 5), np.int32),
-                              _tied_scores(rng, (N, 5)))),
+        lambda rng, n: (_one_hot(rng, (n, 5), np.int32),
+                        _tied_scores(rng, (n, 5))),
         keras=lambda: keras.metrics.TopKCategoricalAccuracy(k=1)),
     harness.Case(
         "top_k_2_3d_ties", acc.TopKCategoricalAccuracy(k=2),
-        _batches(lambda rng: (_one_hot(rng, (N, 3, 6)),
-                              _tied_scores(rng, (N, 3, 6), levels=4))),
+        lambda rng, n: (_one_hot(rng, (n, 3, 6)),
+                        _tied_scores(rng, (n, 3, 6), levels=4)),
         keras=lambda: keras.metrics.TopKCategoricalAccuracy(k=2),
         make_weights=_per_element_weights((N, 3))),
     harness.Case(
         "top_k_larger_than_classes", acc.TopKCategoricalAccuracy(k=7),
-        _batches(lambda rng: (_one_hot(rng, (N, 5)),
-                              _with_nans(rng, rng.normal(size=(N, 5))
-                                         .astype(np.float32)))),
+        lambda rng, n: (_one_hot(rng, (n, 5)),
+                        _with_nans(rng, rng.normal(size=(n, 5))
+                                   .astype(np.float32))),
         keras=lambda: keras.metrics.TopKCategoricalAccuracy(k=7)),
 ]
 
 SPARSE_TOP_K_CASES = [
     harness.Case(
         "sparse_top_k_default", acc.SparseTopKCategoricalAccuracy(),
-        _batches(lambda rng: (rng.integers(0, 10, (N,)),
-                              rng.normal(size=(N, 10)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 10, (n,)),
+                        rng.normal(size=(n, 10)).astype(np.float32)),
         keras=keras.metrics.SparseTopKCategoricalAccuracy),
     harness.Case(
         "sparse_top_k_2_ties_column", acc.SparseTopKCategoricalAccuracy(k=2),
-        _batches(lambda rng: (rng.integers(0, 6, (N, 1)),
-                              _tied_scores(rng, (N, 6)))),
+        lambda rng, n: (rng.integers(0, 6, (n, 1)),
+                        _tied_scores(rng, (n, 6))),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2)),
     harness.Case(
         "sparse_top_k_3_3d_float_labels", acc.SparseTopKCategoricalAccuracy(k=3),
-        _batches(lambda rng: (rng.integers(0, 7, (N, 4)).astype(np.float32),
-                              _tied_scores(rng, (N, 4, 7), levels=5))),
+        lambda rng, n: (rng.integers(0, 7, (n, 4)).astype(np.float32),
+                        _tied_scores(rng, (n, 4, 7), levels=5)),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=3),
         make_weights=_per_element_weights((N, 4))),
     # Labels in [-C-1, C]: negatives index from the end, others never match
     # unless k > C; NaN scores never outrank, a NaN at the label counts -inf.
     harness.Case(
         "sparse_top_k_out_of_range_nans", acc.SparseTopKCategoricalAccuracy(k=2),
-        _batches(lambda rng: (rng.integers(-5, 5, (N,)),
-                              _with_nans(rng, _tied_scores(rng, (N, 4))))),
+        lambda rng, n: (rng.integers(-5, 5, (n,)),
+                        _with_nans(rng, _tied_scores(rng, (n, 4)))),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2)),
     harness.Case(
         "sparse_top_k_sorted_ids", acc.SparseTopKCategoricalAccuracy(
             k=3, from_sorted_ids=True),
-        _batches(lambda rng: (rng.integers(0, 10, (N,)),
-                              _sorted_ids(rng, N, 10, 5))),
+        lambda rng, n: (rng.integers(0, 10, (n,)),
+                        _sorted_ids(rng, n, 10, 5)),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(
             k=3, from_sorted_ids=True)),
     # Repeated ids count once; (N, T) labels against (N, T, width) ids.
     harness.Case(
         "sparse_top_k_sorted_ids_3d_repeats", acc.SparseTopKCategoricalAccuracy(
             k=2, from_sorted_ids=True),
-        _batches(lambda rng: (rng.integers(0, 4, (N, 2)),
-                              rng.integers(0, 4, (N, 2, 3)))),
+        lambda rng, n: (rng.integers(0, 4, (n, 2)),
+                        rng.integers(0, 4, (n, 2, 3))),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(
             k=2, from_sorted_ids=True)),
 ]

@@ -19,9 +19,6 @@ from tests import harness
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
 
 def _scores(rng, shape, num_thresholds=200):
   """Uniform scores, a quarter moved onto the grid and some exactly 0 or 1.
@@ -40,9 +37,10 @@ def _labels(rng, shape):
   return rng.integers(0, 2, shape)
 
 
-def _binary(shape=(N,), num_thresholds=200):
-  return _batches(lambda rng: (_labels(rng, shape),
-                               _scores(rng, shape, num_thresholds)))
+def _binary(shape=(), num_thresholds=200):
+  """Labels and scores of shape ``(n, *shape)``."""
+  return lambda rng, n: (_labels(rng, (n, *shape)),
+                         _scores(rng, (n, *shape), num_thresholds))
 
 
 def _at_thresholds(values):
@@ -62,8 +60,8 @@ def _keras(**kwargs):
   return lambda: keras.metrics.AUC(**kwargs)
 
 
-def _case(id_, make_batches, make_weights=None, **kwargs):
-  return harness.Case(id_, AUC(**kwargs), make_batches, keras=_keras(**kwargs),
+def _case(id_, make_inputs, make_weights=None, **kwargs):
+  return harness.Case(id_, AUC(**kwargs), make_inputs, keras=_keras(**kwargs),
                       make_weights=make_weights)
 
 
@@ -76,42 +74,42 @@ def _per_element_weights(shape):
 CASES = [
     _case("roc_default", _binary()),
     _case("pr_interpolation", _binary(), curve="PR"),
-    _case("pr_minoring", _binary((N, 1), 50), num_thresholds=50, curve="PR",
+    _case("pr_minoring", _binary((1,), 50), num_thresholds=50, curve="PR",
           summation_method="minoring"),
-    _case("pr_majoring", _binary((N, 1), 50), num_thresholds=50, curve="PR",
+    _case("pr_majoring", _binary((1,), 50), num_thresholds=50, curve="PR",
           summation_method="majoring"),
     _case("prgain_interpolation", _binary(), curve="PRGAIN"),
-    _case("prgain_majoring_thresholds_3", _binary((N,), 3),
+    _case("prgain_majoring_thresholds_3", _binary((), 3),
           num_thresholds=3, curve="PRGAIN", summation_method="majoring"),
-    _case("roc_num_thresholds_3", _binary((N,), 3), num_thresholds=3),
+    _case("roc_num_thresholds_3", _binary((), 3), num_thresholds=3),
     # [0.25, 0.5, 0.75] are Keras' evenly spaced grid: its arithmetic bucket.
     _case("roc_explicit_even_thresholds",
-          _binary((N,), 5), thresholds=[0.75, 0.25, 0.5]),
+          _binary((), 5), thresholds=[0.75, 0.25, 0.5]),
     # Uneven thresholds: a strict comparison, no clip, even outside [0, 1].
     _case("pr_explicit_uneven_thresholds",
-          _batches(lambda rng: (_labels(rng, (N, 2)),
-                                _at_thresholds(UNEVEN)(rng, (N, 2)))),
+          lambda rng, n: (_labels(rng, (n, 2)),
+                          _at_thresholds(UNEVEN)(rng, (n, 2))),
           thresholds=list(UNEVEN), curve="PR"),
     _case("multi_label_roc",
-          _batches(lambda rng: (_labels(rng, (N, 3)), _scores(rng, (N, 3)))),
+          lambda rng, n: (_labels(rng, (n, 3)), _scores(rng, (n, 3))),
           multi_label=True, num_labels=3),
     _case("multi_label_pr_label_weights_uneven",
-          _batches(lambda rng: (_labels(rng, (N, 3)),
-                                _at_thresholds(UNEVEN)(rng, (N, 3)))),
+          lambda rng, n: (_labels(rng, (n, 3)),
+                          _at_thresholds(UNEVEN)(rng, (n, 3))),
           curve="PR", multi_label=True, num_labels=3,
           label_weights=[0.5, 0.0, 2.0], thresholds=list(UNEVEN)),
     # Not multi-label: each column's elements are weighted by its label weight.
     _case("label_weights_flat_minoring",
-          _batches(lambda rng: (_labels(rng, (N, 3)), _scores(rng, (N, 3)))),
+          lambda rng, n: (_labels(rng, (n, 3)), _scores(rng, (n, 3))),
           label_weights=[0.25, 1.0, 3.0], summation_method="minoring"),
     _case("from_logits_rank3",
-          _batches(lambda rng: (_labels(rng, (N, 2, 2)),
-                                rng.normal(0, 3, (N, 2, 2)).astype(np.float32))),
+          lambda rng, n: (_labels(rng, (n, 2, 2)),
+                          rng.normal(0, 3, (n, 2, 2)).astype(np.float32)),
           # Keras broadcasts (N,) weights only against rank <= 2 labels.
           make_weights=_per_element_weights((N, 2)), from_logits=True),
     _case("multi_label_from_logits_majoring",
-          _batches(lambda rng: (_labels(rng, (N, 2)),
-                                rng.normal(0, 2, (N, 2)).astype(np.float32))),
+          lambda rng, n: (_labels(rng, (n, 2)),
+                          rng.normal(0, 2, (n, 2)).astype(np.float32)),
           multi_label=True, num_labels=2, from_logits=True,
           summation_method="majoring", num_thresholds=7),
 ]
@@ -581,8 +579,8 @@ _LATTICE = (np.arange(10) / 10 + 0.05).astype(np.float32)
 MAP_CASES = [
     harness.Case(
         "map_lattice", MeanAveragePrecision(num_labels=3, num_thresholds=11),
-        _batches(lambda rng: (_labels(rng, (N, 3)),
-                              rng.choice(_LATTICE, (N, 3)))),
+        lambda rng, n: (_labels(rng, (n, 3)),
+                        rng.choice(_LATTICE, (n, 3))),
         reference=_map_reference),
 ]
 

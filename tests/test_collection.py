@@ -410,14 +410,14 @@ def _extremum_reference(reduce):
 
 
 @pytest.mark.parametrize("case", [
-    harness.Case("max", Max(), lambda rng: [(rng.normal(size=16).astype(np.float32),)
-                                            for _ in range(3)],
+    harness.Case("max", Max(),
+                 lambda rng, n: (rng.normal(size=n).astype(np.float32),),
                  reference=_extremum_reference(np.max)),
-    harness.Case("min", Min(), lambda rng: [(rng.normal(size=16).astype(np.float32),)
-                                            for _ in range(3)],
+    harness.Case("min", Min(),
+                 lambda rng, n: (rng.normal(size=n).astype(np.float32),),
                  reference=_extremum_reference(np.min)),
-    harness.Case("max_2d", Max(), lambda rng: [
-        (rng.normal(size=(16, 3)).astype(np.float32),) for _ in range(3)],
+    harness.Case("max_2d", Max(),
+                 lambda rng, n: (rng.normal(size=(n, 3)).astype(np.float32),),
                  reference=_extremum_reference(np.max)),
 ], ids=str)
 def test_extremum_metrics_in_all_modes(case):

@@ -17,9 +17,6 @@ from tests import harness
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
 
 def _labels(rng, shape, dtype=np.int32):
   return rng.integers(0, 2, shape).astype(dtype)
@@ -67,12 +64,12 @@ def _scalar_weight(rng, args):
 COUNT_CASES = [
     harness.Case(
         "tp_default_column", cm.TruePositives(),
-        _batches(lambda rng: (_labels(rng, (N, 1)), _scores(rng, (N, 1)))),
+        lambda rng, n: (_labels(rng, (n, 1)), _scores(rng, (n, 1))),
         keras=keras.metrics.TruePositives),
     harness.Case(
         "fp_list_2d_element_weights",
         cm.FalsePositives(thresholds=[0.15, 0.5, 0.85]),
-        _batches(lambda rng: (_labels(rng, (N, 3)), _scores(rng, (N, 3)))),
+        lambda rng, n: (_labels(rng, (n, 3)), _scores(rng, (n, 3))),
         keras=lambda: keras.metrics.FalsePositives(thresholds=[0.15, 0.5, 0.85]),
         make_weights=_per_element_weights((N, 3))),
     # An unsorted list: counts come back in the user's order. Keras expands
@@ -80,39 +77,39 @@ COUNT_CASES = [
     harness.Case(
         "tn_unsorted_rank1_vs_column",
         cm.TrueNegatives(thresholds=[0.85, 0.15, 0.5]),
-        _batches(lambda rng: (_labels(rng, (N,)).astype(np.float32),
-                              _scores(rng, (N, 1)))),
+        lambda rng, n: (_labels(rng, (n,)).astype(np.float32),
+                        _scores(rng, (n, 1))),
         keras=lambda: keras.metrics.TrueNegatives(thresholds=[0.85, 0.15, 0.5])),
     # Keras' evenly spaced grid takes the arithmetic bucket, clipping scores.
     harness.Case(
         "fn_evenly_spaced_out_of_range",
         cm.FalseNegatives(thresholds=[0.0, 0.5, 1.0]),
-        _batches(lambda rng: (_labels(rng, (N, 2)), _out_of_range(rng, (N, 2)))),
+        lambda rng, n: (_labels(rng, (n, 2)), _out_of_range(rng, (n, 2))),
         keras=lambda: keras.metrics.FalseNegatives(thresholds=[0.0, 0.5, 1.0])),
 ]
 
 PRECISION_RECALL_CASES = [
     harness.Case(
         "precision_top_k_ties", cm.Precision(top_k=2),
-        _batches(lambda rng: (_labels(rng, (N, 5)), _tied_scores(rng, (N, 5)))),
+        lambda rng, n: (_labels(rng, (n, 5)), _tied_scores(rng, (n, 5))),
         keras=lambda: keras.metrics.Precision(top_k=2)),
     harness.Case(
         "precision_class_id_list",
         cm.Precision(thresholds=[0.25, 0.6, 0.85], class_id=1),
-        _batches(lambda rng: (_one_hot(rng, (N, 3)), _scores(rng, (N, 3)))),
+        lambda rng, n: (_one_hot(rng, (n, 3)), _scores(rng, (n, 3))),
         keras=lambda: keras.metrics.Precision(thresholds=[0.25, 0.6, 0.85],
                                            class_id=1)),
     harness.Case(
         "precision_top_k_class_id", cm.Precision(top_k=2, class_id=3),
-        _batches(lambda rng: (_labels(rng, (N, 5)), _tied_scores(rng, (N, 5), 4))),
+        lambda rng, n: (_labels(rng, (n, 5)), _tied_scores(rng, (n, 5), 4)),
         keras=lambda: keras.metrics.Precision(top_k=2, class_id=3)),
     harness.Case(
         "recall_default_3d", cm.Recall(),
-        _batches(lambda rng: (_labels(rng, (N, 2, 3)), _scores(rng, (N, 2, 3)))),
+        lambda rng, n: (_labels(rng, (n, 2, 3)), _scores(rng, (n, 2, 3))),
         keras=keras.metrics.Recall, make_weights=_per_element_weights((N, 2))),
     harness.Case(
         "recall_top_k_thresholds", cm.Recall(thresholds=[0.3, 0.6, 0.85], top_k=3),
-        _batches(lambda rng: (_labels(rng, (N, 6)), _scores(rng, (N, 6)))),
+        lambda rng, n: (_labels(rng, (n, 6)), _scores(rng, (n, 6))),
         keras=lambda: keras.metrics.Recall(thresholds=[0.3, 0.6, 0.85], top_k=3),
         make_weights=_per_element_weights((N, 6))),
 ]
@@ -120,22 +117,22 @@ PRECISION_RECALL_CASES = [
 AT_CASES = [
     harness.Case(
         "precision_at_recall_default", cm.PrecisionAtRecall(0.6),
-        _batches(lambda rng: (_labels(rng, (N, 1)), _scores(rng, (N, 1)))),
+        lambda rng, n: (_labels(rng, (n, 1)), _scores(rng, (n, 1))),
         keras=lambda: keras.metrics.PrecisionAtRecall(0.6)),
     harness.Case(
         "recall_at_precision_class_id",
         cm.RecallAtPrecision(0.7, class_id=2),
-        _batches(lambda rng: (_one_hot(rng, (N, 3)), _scores(rng, (N, 3)))),
+        lambda rng, n: (_one_hot(rng, (n, 3)), _scores(rng, (n, 3))),
         keras=lambda: keras.metrics.RecallAtPrecision(0.7, class_id=2)),
     harness.Case(
         "sensitivity_at_specificity_out_of_range",
         cm.SensitivityAtSpecificity(0.5),
-        _batches(lambda rng: (_labels(rng, (N,)), _out_of_range(rng, (N,)))),
+        lambda rng, n: (_labels(rng, (n,)), _out_of_range(rng, (n,))),
         keras=lambda: keras.metrics.SensitivityAtSpecificity(0.5)),
     harness.Case(
         "specificity_at_sensitivity_2d",
         cm.SpecificityAtSensitivity(0.8),
-        _batches(lambda rng: (_labels(rng, (N, 3)), _scores(rng, (N, 3)))),
+        lambda rng, n: (_labels(rng, (n, 3)), _scores(rng, (n, 3))),
         keras=lambda: keras.metrics.SpecificityAtSensitivity(0.8),
         make_weights=_per_element_weights((N, 3))),
 ]
@@ -146,67 +143,67 @@ HOST_CASES = [
     harness.Case(
         "recall_evenly_top_k_class_id",
         cm.Recall(thresholds=[0.0, 0.5, 1.0], top_k=1, class_id=0),
-        _batches(lambda rng: (_one_hot(rng, (N, 4)), _tied_scores(rng, (N, 4)))),
+        lambda rng, n: (_one_hot(rng, (n, 4)), _tied_scores(rng, (n, 4))),
         keras=lambda: keras.metrics.Recall(thresholds=[0.0, 0.5, 1.0], top_k=1,
                                            class_id=0)),
     harness.Case(
         "tp_bool_labels_bfloat16_scores",
         cm.TruePositives(thresholds=[0.3, 0.5, 0.85]),
-        _batches(lambda rng: (_labels(rng, (N, 2), bool),
-                              _scores(rng, (N, 2)).astype(ml_dtypes.bfloat16))),
+        lambda rng, n: (_labels(rng, (n, 2), bool),
+                        _scores(rng, (n, 2)).astype(ml_dtypes.bfloat16)),
         keras=lambda: keras.metrics.TruePositives(thresholds=[0.3, 0.5, 0.85])),
     # Logits against threshold 0; soft labels (0.7) are positive (cast to bool).
     harness.Case(
         "precision_logits_soft_labels_scalar_weight", cm.Precision(thresholds=0.0),
-        _batches(lambda rng: (
-            rng.choice([0.0, 0.7, 1.0], (N, 3)).astype(np.float32),
-            rng.normal(size=(N, 3)).astype(np.float32))),
+        lambda rng, n: (
+      rng.choice([0.0, 0.7, 1.0], (n, 3)).astype(np.float32),
+      rng.normal(size=(n, 3)).astype(np.float32)),
         keras=lambda: keras.metrics.Precision(thresholds=0.0),
         make_weights=_scalar_weight),
     # NaN scores are never above a listed threshold, and fall in the first
     # bucket of Keras' evenly spaced grid.
     harness.Case(
         "tn_nan_scores_list", cm.TrueNegatives(thresholds=[0.1, 0.5, 0.9]),
-        _batches(lambda rng: (_labels(rng, (N, 2)),
-                              _with_nans(rng, _scores(rng, (N, 2))))),
+        lambda rng, n: (_labels(rng, (n, 2)),
+                        _with_nans(rng, _scores(rng, (n, 2)))),
         keras=lambda: keras.metrics.TrueNegatives(thresholds=[0.1, 0.5, 0.9])),
     harness.Case(
         "fn_nan_scores_evenly", cm.FalseNegatives(thresholds=[0.0, 0.5, 1.0]),
-        _batches(lambda rng: (_labels(rng, (N, 2)),
-                              _with_nans(rng, _scores(rng, (N, 2))))),
+        lambda rng, n: (_labels(rng, (n, 2)),
+                        _with_nans(rng, _scores(rng, (n, 2)))),
         keras=lambda: keras.metrics.FalseNegatives(thresholds=[0.0, 0.5, 1.0])),
     # Dropped NaN/inf scores become NaN through Keras' top_k mask arithmetic.
     harness.Case(
         "precision_top_k_evenly_nan_inf", cm.Precision(thresholds=[0.0, 0.5, 1.0],
                                                        top_k=2),
-        _batches(lambda rng: (_labels(rng, (N, 4)), np.where(
-            rng.random((N, 4)) < 0.1, np.inf,
-            _with_nans(rng, _scores(rng, (N, 4)))).astype(np.float32))),
+        lambda rng, n: (_labels(rng, (n, 4)), np.where(
+      rng.random((n, 4)) < 0.1, np.inf,
+      _with_nans(rng, _scores(rng, (n, 4)))).astype(np.float32)),
         keras=lambda: keras.metrics.Precision(thresholds=[0.0, 0.5, 1.0], top_k=2)),
     # On 1-D inputs top_k ranks the whole batch (so no pmap: shards differ).
     harness.Case(
         "precision_top_k_rank1_batch", cm.Precision(top_k=5),
-        _batches(lambda rng: (_labels(rng, (N,)), _scores(rng, (N,)))),
+        lambda rng, n: (_labels(rng, (n,)), _scores(rng, (n,))),
         keras=lambda: keras.metrics.Precision(top_k=5)),
     harness.Case(
         "recall_unsorted_evenly_values", cm.Recall(thresholds=[1.0, 0.5, 0.0]),
-        _batches(lambda rng: (_labels(rng, (N, 2)), _out_of_range(rng, (N, 2)))),
+        lambda rng, n: (_labels(rng, (n, 2)), _out_of_range(rng, (n, 2))),
         keras=lambda: keras.metrics.Recall(thresholds=[1.0, 0.5, 0.0])),
     # num_thresholds=1 is the single threshold 0.5, compared exactly.
     harness.Case(
         "sensitivity_at_specificity_one_threshold",
         cm.SensitivityAtSpecificity(0.3, num_thresholds=1),
-        _batches(lambda rng: (_labels(rng, (N,)), _out_of_range(rng, (N,)))),
+        lambda rng, n: (_labels(rng, (n,)), _out_of_range(rng, (n,))),
         keras=lambda: keras.metrics.SensitivityAtSpecificity(0.3, num_thresholds=1)),
     # num_thresholds=2 is Keras' evenly spaced [0, 1], which clips scores.
     harness.Case(
         "specificity_at_sensitivity_two_thresholds",
         cm.SpecificityAtSensitivity(0.4, num_thresholds=2),
-        _batches(lambda rng: (_labels(rng, (N,)), _out_of_range(rng, (N,)))),
+        lambda rng, n: (_labels(rng, (n,)), _out_of_range(rng, (n,))),
         keras=lambda: keras.metrics.SpecificityAtSensitivity(0.4, num_thresholds=2)),
     harness.Case(
         "precision_at_recall_one_target_3d", cm.PrecisionAtRecall(1.0),
-        _batches(lambda rng: (_labels(rng, (N, 2, 2)), _scores(rng, (N, 2, 2)))),
+        lambda rng, n: (_labels(rng, (n, 2, 2)), _scores(rng, (n, 2, 2))),
         keras=lambda: keras.metrics.PrecisionAtRecall(1.0),
         make_weights=_per_element_weights((N, 2))),
 ]

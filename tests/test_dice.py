@@ -117,10 +117,6 @@ def reference(metric):
 # -- inputs --------------------------------------------------------------------
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
-
 def _mask(rng, shape, dtype=np.int32):
   return (rng.random(shape) < 0.4).astype(dtype)
 
@@ -156,7 +152,7 @@ def _weights(shape):
 
 
 def _case(case_id, metric, make, **kwargs):
-  return harness.Case(case_id, metric, _batches(make), reference=reference(metric),
+  return harness.Case(case_id, metric, make, reference=reference(metric),
                       **kwargs)
 
 
@@ -165,64 +161,64 @@ def _case(case_id, metric, make, **kwargs):
 CASES = [
     # The seed's soft Dice, per-sample weights broadcast over the mask.
     _case("binary_soft_2d", Dice(),
-          lambda rng: (_mask(rng, (N, 10)), rng.random((N, 10)).astype(np.float32))),
+          lambda rng, n: (_mask(rng, (n, 10)), rng.random((n, 10)).astype(np.float32))),
     # Hard 0/1 masks: the unweighted path counts in int32.
     _case("binary_hard_images_element_weights", Dice(average="micro"),
-          lambda rng: (_mask(rng, (N, 6, 5)), _mask(rng, (N, 6, 5))),
+          lambda rng, n: (_mask(rng, (n, 6, 5)), _mask(rng, (n, 6, 5))),
           make_weights=_weights((N, 6, 5))),
     # (N, H, W) masks with void pixels (255) against (N, H, W, 1) sigmoid
     # maps; a large epsilon shows it sits in the denominator only.
     _case("binary_void_mask_vs_channel_epsilon",
           Dice(ignore_class=255, epsilon=1.0),
-          lambda rng: (np.where(rng.random((N, 6, 6)) < 0.1, np.float32(255),
-                                _mask(rng, (N, 6, 6), np.float32)),
-                       rng.random((N, 6, 6, 1)).astype(np.float32))),
+          lambda rng, n: (np.where(rng.random((n, 6, 6)) < 0.1, np.float32(255),
+                                   _mask(rng, (n, 6, 6), np.float32)),
+                          rng.random((n, 6, 6, 1)).astype(np.float32))),
     # Soft multi-class on images, weights per image row (a prefix shape).
     _case("soft_sparse_macro_images", Dice(num_classes=4),
-          lambda rng: (_labels(rng, (N, 5, 6), 4), _probs(rng, (N, 5, 6, 4))),
+          lambda rng, n: (_labels(rng, (n, 5, 6), 4), _probs(rng, (n, 5, 6, 4))),
           make_weights=_weights((N, 5))),
     # Out-of-range labels (-1, 255) are dropped without any ignore_class.
     _case("soft_sparse_micro_void_labels", Dice(num_classes=3, average="micro"),
-          lambda rng: (_labels(rng, (N, 8), 3, void=(-1, 255)),
-                       _probs(rng, (N, 8, 3)))),
+          lambda rng, n: (_labels(rng, (n, 8), 3, void=(-1, 255)),
+                          _probs(rng, (n, 8, 3)))),
     # Background ignored: dropped pixels and out of the average; labels
     # with a trailing channel of 1; per-pixel weights.
     _case("soft_sparse_weighted_ignore_background_trailing_one",
           Dice(num_classes=4, average="weighted", ignore_class=0),
-          lambda rng: (_labels(rng, (N, 4, 4, 1), 4), _probs(rng, (N, 4, 4, 4))),
+          lambda rng, n: (_labels(rng, (n, 4, 4, 1), 4), _probs(rng, (n, 4, 4, 4))),
           make_weights=_weights((N, 4, 4))),
     # One-hot labels, channels first.
     _case("soft_onehot_per_class_channels_first",
           Dice(num_classes=3, average=None, sparse_y_true=False, axis=1),
-          lambda rng: (_one_hot_labels(rng, (N, 4, 4), 3, axis=1),
-                       _probs(rng, (N, 3, 4, 4), axis=1))),
+          lambda rng, n: (_one_hot_labels(rng, (n, 4, 4), 3, axis=1),
+                          _probs(rng, (n, 3, 4, 4), axis=1))),
     # Integer one-hot labels (exact counts) with an ignored class.
     _case("soft_onehot_int_macro_ignore_class",
           Dice(num_classes=4, sparse_y_true=False, ignore_class=2),
-          lambda rng: (_one_hot_labels(rng, (N, 6), 4, np.int32),
-                       _probs(rng, (N, 6, 4)))),
+          lambda rng, n: (_one_hot_labels(rng, (n, 6), 4, np.int32),
+                          _probs(rng, (n, 6, 4)))),
     # Classes 4 and 5 never occur: macro averages over 0..3 (3 is only
     # predicted, so it counts with Dice 0).
     _case("hard_sparse_macro_absent_classes",
           Dice(num_classes=6, sparse_y_pred=True),
-          lambda rng: (_labels(rng, (N, 4, 4), 3), _labels(rng, (N, 4, 4), 4))),
+          lambda rng, n: (_labels(rng, (n, 4, 4), 3), _labels(rng, (n, 4, 4), 4))),
     _case("hard_sparse_per_class_void_element_weights",
           Dice(num_classes=3, average=None, sparse_y_pred=True, ignore_class=255),
-          lambda rng: (_labels(rng, (N, 5, 5), 3, void=(255,)),
-                       _labels(rng, (N, 5, 5), 3, void=(-1,), void_rate=0.05)),
+          lambda rng, n: (_labels(rng, (n, 5, 5), 3, void=(255,)),
+                          _labels(rng, (n, 5, 5), 3, void=(-1,), void_rate=0.05)),
           make_weights=_weights((N, 5, 5))),
     _case("hard_sparse_weighted_ignore_class",
           Dice(num_classes=4, average="weighted", sparse_y_pred=True,
                ignore_class=1),
-          lambda rng: (_labels(rng, (N, 12), 4), _labels(rng, (N, 12), 4))),
+          lambda rng, n: (_labels(rng, (n, 12), 4), _labels(rng, (n, 12), 4))),
     _case("hard_onehot_micro_ignore_background",
           Dice(num_classes=3, average="micro", sparse_y_true=False,
                sparse_y_pred=True, ignore_class=0),
-          lambda rng: (_one_hot_labels(rng, (N, 7), 3), _labels(rng, (N, 7), 3))),
+          lambda rng, n: (_one_hot_labels(rng, (n, 7), 3), _labels(rng, (n, 7), 3))),
     _case("hard_onehot_macro_channels_first_void_pred",
           Dice(num_classes=4, sparse_y_true=False, sparse_y_pred=True, axis=1),
-          lambda rng: (_one_hot_labels(rng, (N, 3, 3), 4, axis=1),
-                       _labels(rng, (N, 3, 3), 4, void=(-1, 9)))),
+          lambda rng, n: (_one_hot_labels(rng, (n, 3, 3), 4, axis=1),
+                          _labels(rng, (n, 3, 3), 4, void=(-1, 9)))),
 ]
 assert len(CASES) <= 15
 ALGEBRA_IDS = ("binary_soft_2d", "soft_sparse_macro_images",

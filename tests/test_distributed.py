@@ -20,7 +20,7 @@ more than one configuration) one batch gives the same state on:
   to show they are never read.
 
 Computed values agree to float32 tolerance; the state fields that hold
-integer counts (``Entry.exact``) are bit-identical (`Wide` hi and lo arrays).
+integer counts (``Case.exact``) are bit-identical (`Wide` hi and lo arrays).
 Then: reduction kinds other than "sum", ``masked_update`` on its own, the
 compiled HLO of synced updates (all-reduces of state size only), and two
 processes joined by ``jax.distributed`` on the loopback interface.
@@ -49,7 +49,8 @@ from jmetrics._src import base
 from jmetrics._src.numerics import wide
 from jmetrics._src.numerics.distributed import pad_to_multiple
 from tests import catalogue
-from tests.catalogue import ALL, ENTRIES, Entry
+from tests.catalogue import ALL, ENTRIES
+from tests.harness import Case
 
 N_DEVICES = 8
 EVEN, UNEVEN = 16, 13  # rows of a batch (updates for MeanTensor: 8 and 5)
@@ -66,7 +67,7 @@ MODES = ("pmap", "shard_map", "jit_sharded", "padded", "jit_explicit",
 # -- inputs and references ---------------------------------------------------------
 
 
-def _batch(entry: Entry, even: bool, seed: int = 0):
+def _batch(entry: Case, even: bool, seed: int = 0):
   """``(args, sample_weight)`` of an even or uneven batch.
 
   Metrics without a batch axis get a stack of whole updates instead (8, or
@@ -80,12 +81,7 @@ def _batch(entry: Entry, even: bool, seed: int = 0):
     n = N_DEVICES if even else 5
     updates = [entry.make_inputs(rng, 0) for _ in range(n)]
     args = tuple(np.stack(column) for column in zip(*updates))
-  weight = None
-  if entry.weighted:
-    weight = rng.uniform(0.0, 2.0, n).astype(np.float32)
-    weight[rng.random(n) < 0.25] = 0.0
-    weight = weight.reshape((n,) + (1,) * (entry.weight_axes - 1))
-  return args, weight
+  return args, catalogue.row_weights(entry, rng, n)
 
 
 @functools.lru_cache(maxsize=None)
@@ -110,7 +106,7 @@ def _each_update(entry, args, weight):
 
 
 @functools.lru_cache(maxsize=None)
-def _reference(entry: Entry, even: bool):
+def _reference(entry: Case, even: bool):
   """The state of the batch on one device, and the batch."""
   args, weight = _batch(entry, even)
   metric, update = entry.metric, _jit_update(entry.metric)
@@ -137,7 +133,7 @@ def _exact_parts(state, names):
   return [(key, getattr(state, key)) for key in keys]
 
 
-def _check(entry: Entry, state, reference, what: str):
+def _check(entry: Case, state, reference, what: str):
   """Same structure, same value (float32 tolerance), exact counts identical."""
   assert (jax.tree.structure(state) == jax.tree.structure(reference)), what
   for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(reference)):

@@ -18,9 +18,6 @@ from tests import harness
 N = 16  # Batch size: divisible by the 8 devices of the pmap modes.
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
 
 def _one_hot(rng, n, c, dtype=np.float32):
   return np.eye(c, dtype=dtype)[rng.integers(0, c, n)]
@@ -108,66 +105,66 @@ def _sklearn_weighted_precision(class_weights):
 KERAS_CASES = [
     harness.Case(
         "f1_none_argmax_one_hot_int", fs.F1Score(num_classes=5),
-        _batches(lambda rng: (_one_hot(rng, N, 5, np.int32), _scores(rng, N, 5))),
+        lambda rng, n: (_one_hot(rng, n, 5, np.int32), _scores(rng, n, 5)),
         keras=_keras_f1()),
     # No num_classes: micro totals are scalars. Scores equal to the threshold
     # are negative (strictly greater).
     harness.Case(
         "f1_micro_0.5_multi_label_at_threshold", fs.F1Score("micro", 0.5),
-        _batches(lambda rng: (_multi_label(rng, N, 4),
-                              rng.choice([0.25, 0.5, 0.75], (N, 4))
-                              .astype(np.float32))),
+        lambda rng, n: (_multi_label(rng, n, 4),
+                        rng.choice([0.25, 0.5, 0.75], (n, 4))
+                        .astype(np.float32)),
         keras=_keras_f1(average="micro", threshold=0.5)),
     harness.Case(
         "f1_macro_0.3_multi_label_int", fs.F1Score("macro", 0.3, num_classes=4),
-        _batches(lambda rng: (_multi_label(rng, N, 4, np.int32),
-                              _scores(rng, N, 4))),
+        lambda rng, n: (_multi_label(rng, n, 4, np.int32),
+                        _scores(rng, n, 4)),
         keras=_keras_f1(average="macro", threshold=0.3)),
     harness.Case(
         "f1_weighted_argmax_ties", fs.F1Score("weighted", num_classes=4),
-        _batches(lambda rng: (_one_hot(rng, N, 4), _tied_scores(rng, N, 4))),
+        lambda rng, n: (_one_hot(rng, n, 4), _tied_scores(rng, n, 4)),
         keras=_keras_f1(average="weighted")),
     harness.Case(
         "fbeta_0.5_none_0.5_multi_label_int",
         fs.FBetaScore(None, 0.5, 0.5, num_classes=4),
-        _batches(lambda rng: (_multi_label(rng, N, 4, np.int32),
-                              _scores(rng, N, 4))),
+        lambda rng, n: (_multi_label(rng, n, 4, np.int32),
+                        _scores(rng, n, 4)),
         keras=_keras_fbeta(beta=0.5, threshold=0.5)),
     # Logits: negative scores, argmax binarisation.
     harness.Case(
         "fbeta_2_micro_argmax_one_hot_logits",
         fs.FBetaScore("micro", 2.0, num_classes=6),
-        _batches(lambda rng: (_one_hot(rng, 2 * N, 6),
-                              rng.normal(size=(2 * N, 6)).astype(np.float32))),
+        lambda rng, n: (_one_hot(rng, 2 * n, 6),
+                        rng.normal(size=(2 * n, 6)).astype(np.float32)),
         keras=_keras_fbeta(average="micro", beta=2.0)),
     harness.Case(
         "fbeta_2_macro_argmax_ties_multi_label",
         fs.FBetaScore("macro", 2.0, num_classes=3),
-        _batches(lambda rng: (_multi_label(rng, N, 3), _tied_scores(rng, N, 3))),
+        lambda rng, n: (_multi_label(rng, n, 3), _tied_scores(rng, n, 3)),
         keras=_keras_fbeta(average="macro", beta=2.0)),
     harness.Case(
         "fbeta_0.5_weighted_0.3_bool_labels",
         fs.FBetaScore("weighted", 0.5, 0.3, num_classes=5),
-        _batches(lambda rng: (_multi_label(rng, N, 5, bool), _scores(rng, N, 5))),
+        lambda rng, n: (_multi_label(rng, n, 5, bool), _scores(rng, n, 5)),
         keras=_keras_fbeta(average="weighted", beta=0.5, threshold=0.3)),
     # Soft labels enter Keras' products as they are.
     harness.Case(
         "fbeta_2_none_0.3_soft_labels", fs.FBetaScore(None, 2.0, 0.3, num_classes=3),
-        _batches(lambda rng: (rng.dirichlet(np.ones(3), N).astype(np.float32),
-                              _scores(rng, N, 3))),
+        lambda rng, n: (rng.dirichlet(np.ones(3), n).astype(np.float32),
+                        _scores(rng, n, 3)),
         keras=_keras_fbeta(beta=2.0, threshold=0.3)),
 ]
 
 SKLEARN_CASES = [
     harness.Case(
         "sklearn_f1_macro_0.5_multi_label", fs.F1Score("macro", 0.5, num_classes=4),
-        _batches(lambda rng: (_multi_label(rng, N, 4), _scores(rng, N, 4))),
+        lambda rng, n: (_multi_label(rng, n, 4), _scores(rng, n, 4)),
         reference=_sklearn_fbeta(1.0, "macro", 0.5)),
     harness.Case(
         "sklearn_fbeta_2_weighted_argmax_ties",
         fs.FBetaScore("weighted", 2.0, num_classes=4),
-        _batches(lambda rng: (_one_hot(rng, N, 4, np.int32),
-                              _tied_scores(rng, N, 4))),
+        lambda rng, n: (_one_hot(rng, n, 4, np.int32),
+                        _tied_scores(rng, n, 4)),
         reference=_sklearn_fbeta(2.0, "weighted", None)),
 ]
 
@@ -175,15 +172,15 @@ WP_WEIGHTS = (0.1, 0.9, 0.5, 2.0)
 WP_CASES = [
     harness.Case(
         "weighted_precision_rank1_labels", fs.WeightedPrecision(WP_WEIGHTS),
-        _batches(lambda rng: (rng.integers(0, 4, N),
-                              rng.normal(size=(N, 4)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 4, n),
+                        rng.normal(size=(n, 4)).astype(np.float32)),
         reference=_sklearn_weighted_precision(WP_WEIGHTS)),
     # Float (N, 1) labels; tied scores leave some classes rarely predicted.
     harness.Case(
         "weighted_precision_column_float_labels_ties",
         fs.WeightedPrecision([1.0, 0.0, 3.0]),
-        _batches(lambda rng: (rng.integers(0, 3, (N, 1)).astype(np.float32),
-                              _tied_scores(rng, N, 3))),
+        lambda rng, n: (rng.integers(0, 3, (n, 1)).astype(np.float32),
+                        _tied_scores(rng, n, 3)),
         reference=_sklearn_weighted_precision([1.0, 0.0, 3.0])),
 ]
 
@@ -226,28 +223,28 @@ HOST_CASES = SKLEARN_CASES + [
     # (N, T) labels against (N, T, C) scores, (N,) weights per row.
     harness.Case(
         "weighted_precision_3d", fs.WeightedPrecision(WP_WEIGHTS),
-        _batches(lambda rng: (rng.integers(0, 4, (N, 3)),
-                              rng.normal(size=(N, 3, 4)).astype(np.float32))),
+        lambda rng, n: (rng.integers(0, 4, (n, 3)),
+                        rng.normal(size=(n, 3, 4)).astype(np.float32)),
         reference=_sklearn_weighted_precision(WP_WEIGHTS)),
     # Labels outside [0, C) belong to no class: their rows are false positives.
     harness.Case(
         "weighted_precision_out_of_range_labels", fs.WeightedPrecision(WP_WEIGHTS),
-        _batches(lambda rng: (rng.integers(-1, 6, N),
-                              rng.normal(size=(N, 4)).astype(np.float32))),
+        lambda rng, n: (rng.integers(-1, 6, n),
+                        rng.normal(size=(n, 4)).astype(np.float32)),
         reference=_sklearn_weighted_precision(WP_WEIGHTS)),
     # Keras rounds inputs to float16 and compares with the threshold in float16:
     # 0.2998 and 0.30005 (float16 0.3) are not above it, 0.3003 is.
     harness.Case(
         "f1_float16_at_threshold",
         fs.F1Score(None, 0.3, dtype="float16", num_classes=3),
-        _batches(lambda rng: (_multi_label(rng, N, 3),
-                              rng.choice([0.2998, 0.30004883, 0.3003, 0.9], (N, 3))
-                              .astype(np.float32))),
+        lambda rng, n: (_multi_label(rng, n, 3),
+                        rng.choice([0.2998, 0.30004883, 0.3003, 0.9], (n, 3))
+                        .astype(np.float32)),
         keras=_keras_f1(threshold=0.3, dtype="float16"), rtol=2e-3, atol=2e-3),
     harness.Case(
         "f1_threshold_1_predicts_nothing", fs.F1Score("micro", 1.0),
-        _batches(lambda rng: (_multi_label(rng, N, 3),
-                              rng.choice([0.5, 1.0], (N, 3)).astype(np.float32))),
+        lambda rng, n: (_multi_label(rng, n, 3),
+                        rng.choice([0.5, 1.0], (n, 3)).astype(np.float32)),
         keras=_keras_f1(average="micro", threshold=1.0)),
 ]
 

@@ -15,7 +15,6 @@ from jmetrics._src.metrics import hinge as H
 from tests import harness
 
 N = 16  # samples per batch; divisible by the 8 devices
-BATCHES = 3
 K = keras.metrics
 
 
@@ -23,30 +22,34 @@ def _scores(rng, shape):
   return rng.normal(0.0, 1.5, size=shape).astype(np.float32)
 
 
+def _rows(shape, n):
+  """``shape`` (its first axis the batch) with ``n`` rows."""
+  return (n, *shape[1:])
+
+
 def _signed(shape, labels):
   """Labels drawn from ``labels`` ((0, 1) or (-1, 1)) and real scores."""
-  def make(rng):
-    return [(rng.choice(np.asarray(labels, np.float32), size=shape),
-             _scores(rng, shape)) for _ in range(BATCHES)]
+  def make(rng, n):
+    rows = _rows(shape, n)
+    return (rng.choice(np.asarray(labels, np.float32), size=rows),
+            _scores(rng, rows))
   return make
 
 
 def _real_labels(shape):
   """Labels in (-1, 1): never all 0 or 1, so never converted."""
-  def make(rng):
-    return [(rng.uniform(-1.0, 1.0, size=shape).astype(np.float32),
-             _scores(rng, shape)) for _ in range(BATCHES)]
+  def make(rng, n):
+    rows = _rows(shape, n)
+    return (rng.uniform(-1.0, 1.0, size=rows).astype(np.float32),
+            _scores(rng, rows))
   return make
 
 
 def _one_hot(shape):
-  def make(rng):
-    out = []
-    for _ in range(BATCHES):
-      labels = rng.integers(0, shape[-1], size=shape[:-1])
-      out.append((np.eye(shape[-1], dtype=np.float32)[labels],
-                  _scores(rng, shape)))
-    return out
+  def make(rng, n):
+    rows = _rows(shape, n)
+    labels = rng.integers(0, rows[-1], size=rows[:-1])
+    return np.eye(rows[-1], dtype=np.float32)[labels], _scores(rng, rows)
   return make
 
 

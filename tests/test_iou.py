@@ -29,9 +29,6 @@ pytestmark = pytest.mark.filterwarnings(
 _TRUNCATION_WARNING = r"ignore:.*(truncated|type casting)"
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
 
 def _labels(rng, shape, num_classes, extra=(), rate=0.15, dtype=np.int32):
   """Class ids, a fraction ``rate`` of them replaced by the ``extra`` values."""
@@ -129,23 +126,23 @@ IOU_CASES = [
     harness.Case(
         "mean_iou_1d_out_of_range_absent_class",
         iou.MeanIoU(6, dtype="float32"),
-        _batches(lambda rng: (_labels(rng, (N_FLAT,), 5, (-1, 6, 9)),
-                              _labels(rng, (N_FLAT,), 5, (-2, 6, 7)))),
+        lambda rng, n: (_labels(rng, (N_FLAT,), 5, (-1, 6, 9)),
+                        _labels(rng, (N_FLAT,), 5, (-2, 6, 7))),
         keras=_keras(keras.metrics.MeanIoU, 6, dtype="float32")),
     # uint8 segmentation maps with a 255 "void" class and per-pixel weights.
     harness.Case(
         "mean_iou_images_ignore_255",
         iou.MeanIoU(4, ignore_class=255, dtype="float32"),
-        _batches(lambda rng: (_labels(rng, (N, 6, 6), 4, (255,), 0.2, np.uint8),
-                              _labels(rng, (N, 6, 6), 4, (7,), 0.05, np.uint8))),
+        lambda rng, n: (_labels(rng, (n, 6, 6), 4, (255,), 0.2, np.uint8),
+                        _labels(rng, (n, 6, 6), 4, (7,), 0.05, np.uint8)),
         keras=_keras(keras.metrics.MeanIoU, 4, ignore_class=255, dtype="float32"),
         make_weights=_float_weights((N, 6, 6))),
     # Keras' default integer accumulator with integer weights on 2-D labels.
     harness.Case(
         "mean_iou_2d_default_dtype_int_weights",
         iou.MeanIoU(4),
-        _batches(lambda rng: (_labels(rng, (N, 8), 4, (-1, 4)),
-                              _labels(rng, (N, 8), 4))),
+        lambda rng, n: (_labels(rng, (n, 8), 4, (-1, 4)),
+                        _labels(rng, (n, 8), 4)),
         keras=_keras(keras.metrics.MeanIoU, 4),
         make_weights=_int_weights((N, 8))),
     # The default dtype truncates float labels and weights toward zero
@@ -153,17 +150,17 @@ IOU_CASES = [
     harness.Case(
         "mean_iou_default_dtype_truncates_floats",
         iou.MeanIoU(3),
-        _batches(lambda rng: (
-            rng.choice([0.0, 1.0, 2.0, 1.7, -0.5, 2.9, 3.0], N_FLAT).astype(np.float32),
-            rng.choice([0.0, 1.0, 2.0, 0.5], N_FLAT).astype(np.float32))),
+        lambda rng, n: (
+      rng.choice([0.0, 1.0, 2.0, 1.7, -0.5, 2.9, 3.0], N_FLAT).astype(np.float32),
+      rng.choice([0.0, 1.0, 2.0, 0.5], N_FLAT).astype(np.float32)),
         keras=_keras(keras.metrics.MeanIoU, 3),
         make_weights=lambda rng, args: rng.uniform(0, 3, N_FLAT).astype(np.float32)),
     # ignore_class inside the range, on (N, 4, 4) maps with out-of-range ids.
     harness.Case(
         "iou_targets_3d_ignore_class_in_range",
         iou.IoU(5, [0, 2, 4], ignore_class=1, dtype="float32"),
-        _batches(lambda rng: (_labels(rng, (N, 4, 4), 5, (-3, 6)),
-                              _labels(rng, (N, 4, 4), 5, (5,)))),
+        lambda rng, n: (_labels(rng, (n, 4, 4), 5, (-3, 6)),
+                        _labels(rng, (n, 4, 4), 5, (5,))),
         keras=_keras(keras.metrics.IoU, 5, [0, 2, 4], ignore_class=1,
                      dtype="float32"),
         make_weights=_float_weights((N, 4, 4))),
@@ -171,40 +168,40 @@ IOU_CASES = [
     harness.Case(
         "iou_repeated_targets_dense_pred",
         iou.IoU(4, [3, 3, 1], sparse_y_pred=False),
-        _batches(lambda rng: (_labels(rng, (N, 6), 4, (4,)),
-                              _scores(rng, (N, 6, 4), levels=3))),
+        lambda rng, n: (_labels(rng, (n, 6), 4, (4,)),
+                        _scores(rng, (n, 6, 4), levels=3)),
         keras=_keras(keras.metrics.IoU, 4, [3, 3, 1], sparse_y_pred=False),
         make_weights=_int_weights((N, 6))),
     # y_pred >= threshold is class 1 (ties included); NaN scores are class 0.
     harness.Case(
         "binary_iou_default_ties_nan",
         iou.BinaryIoU(),
-        _batches(lambda rng: (_labels(rng, (N_FLAT,), 2),
-                              _binary_scores(rng, (N_FLAT,), 0.5))),
+        lambda rng, n: (_labels(rng, (N_FLAT,), 2),
+                        _binary_scores(rng, (N_FLAT,), 0.5)),
         keras=_keras(keras.metrics.BinaryIoU),
         make_weights=_int_weights((N_FLAT,))),
     # Float labels with a float dtype: 0.7 -> 0, -0.5 and 2 dropped.
     harness.Case(
         "binary_iou_class_1_images_float_labels",
         iou.BinaryIoU([1], threshold=0.3, dtype="float32"),
-        _batches(lambda rng: (
-            rng.choice([0.0, 1.0, 0.7, -0.5, 2.0], (N, 5, 5),
-                       p=[0.4, 0.4, 0.1, 0.05, 0.05]).astype(np.float32),
-            _binary_scores(rng, (N, 5, 5), 0.3))),
+        lambda rng, n: (
+      rng.choice([0.0, 1.0, 0.7, -0.5, 2.0], (n, 5, 5),
+                 p=[0.4, 0.4, 0.1, 0.05, 0.05]).astype(np.float32),
+      _binary_scores(rng, (n, 5, 5), 0.3)),
         keras=_keras(keras.metrics.BinaryIoU, [1], threshold=0.3, dtype="float32"),
         make_weights=_float_weights((N, 5, 5))),
     harness.Case(
         "one_hot_iou_ties",
         iou.OneHotIoU(4, [0, 3], dtype="float32"),
-        _batches(lambda rng: (_one_hot(rng, (N_FLAT,), 4),
-                              _scores(rng, (N_FLAT, 4), levels=3))),
+        lambda rng, n: (_one_hot(rng, (N_FLAT,), 4),
+                        _scores(rng, (N_FLAT, 4), levels=3)),
         keras=_keras(keras.metrics.OneHotIoU, 4, [0, 3], dtype="float32")),
     # Channels-first one-hot maps (N, C, W), class axis 1.
     harness.Case(
         "one_hot_mean_iou_axis_1",
         iou.OneHotMeanIoU(3, axis=1, dtype="float32"),
-        _batches(lambda rng: (_one_hot(rng, (N, 5), 3, axis=1),
-                              _scores(rng, (N, 3, 5)))),
+        lambda rng, n: (_one_hot(rng, (n, 5), 3, axis=1),
+                        _scores(rng, (n, 3, 5))),
         reference=_keras_channels_last(keras.metrics.OneHotMeanIoU, 1,
                                        num_classes=3, dtype="float32"),
         make_weights=_float_weights((N, 5))),
@@ -212,8 +209,8 @@ IOU_CASES = [
     harness.Case(
         "one_hot_mean_iou_images_sparse_pred_ignore_0",
         iou.OneHotMeanIoU(4, ignore_class=0, sparse_y_pred=True),
-        _batches(lambda rng: (_one_hot(rng, (N, 4, 4), 4),
-                              _labels(rng, (N, 4, 4), 4, (4, -1)))),
+        lambda rng, n: (_one_hot(rng, (n, 4, 4), 4),
+                        _labels(rng, (n, 4, 4), 4, (4, -1))),
         keras=_keras(keras.metrics.OneHotMeanIoU, 4, ignore_class=0,
                      sparse_y_pred=True),
         make_weights=_int_weights((N, 4, 4))),
@@ -223,14 +220,14 @@ CONFUSION_CASES = [
     harness.Case(
         "confusion_matrix_1d_out_of_range",
         iou.ConfusionMatrix(4),
-        _batches(lambda rng: (_labels(rng, (N_FLAT,), 4, (-1, 4, 8)),
-                              _labels(rng, (N_FLAT,), 4, (-1, 5)))),
+        lambda rng, n: (_labels(rng, (N_FLAT,), 4, (-1, 4, 8)),
+                        _labels(rng, (N_FLAT,), 4, (-1, 5))),
         reference=_sklearn_confusion(4)),
     harness.Case(
         "confusion_matrix_true_images_ignore_255",
         iou.ConfusionMatrix(3, normalize="true", ignore_class=255),
-        _batches(lambda rng: (_labels(rng, (N, 4, 4), 3, (255,), 0.2, np.uint8),
-                              _labels(rng, (N, 4, 4), 3, (9,), 0.05, np.uint8))),
+        lambda rng, n: (_labels(rng, (n, 4, 4), 3, (255,), 0.2, np.uint8),
+                        _labels(rng, (n, 4, 4), 3, (9,), 0.05, np.uint8)),
         reference=_sklearn_confusion(3, "true", ignore_class=255),
         make_weights=_float_weights((N, 4, 4))),
     # (N, 1) weights broadcast over (N, 6) labels; class 4 is never predicted,
@@ -238,15 +235,15 @@ CONFUSION_CASES = [
     harness.Case(
         "confusion_matrix_pred_2d_row_weights",
         iou.ConfusionMatrix(5, normalize="pred"),
-        _batches(lambda rng: (_labels(rng, (N, 6), 5),
-                              _labels(rng, (N, 6), 4, (-1,)))),
+        lambda rng, n: (_labels(rng, (n, 6), 5),
+                        _labels(rng, (n, 6), 4, (-1,))),
         reference=_sklearn_confusion(5, "pred"),
         make_weights=_float_weights((N, 1))),
     harness.Case(
         "confusion_matrix_all_3d",
         iou.ConfusionMatrix(3, normalize="all"),
-        _batches(lambda rng: (_labels(rng, (N, 2, 3), 3, (3,)),
-                              _labels(rng, (N, 2, 3), 3))),
+        lambda rng, n: (_labels(rng, (n, 2, 3), 3, (3,)),
+                        _labels(rng, (n, 2, 3), 3)),
         reference=_sklearn_confusion(3, "all"),
         make_weights=_float_weights((N, 2, 3))),
 ]

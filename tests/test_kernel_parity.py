@@ -22,12 +22,7 @@ ENTRIES = [entry for entry in catalogue.ENTRIES if entry.batch_axis]
 def _inputs(entry):
   rng = np.random.default_rng(7)
   args = tuple(np.asarray(a) for a in entry.make_inputs(rng, ROWS))
-  weight = None
-  if entry.weighted:
-    weight = rng.uniform(0.0, 2.0, ROWS).astype(np.float32)
-    weight[rng.random(ROWS) < 0.25] = 0.0
-    weight = weight.reshape((ROWS,) + (1,) * (entry.weight_axes - 1))
-  return args, weight
+  return args, catalogue.row_weights(entry, rng, ROWS)
 
 
 def _update(entry, args, weight):

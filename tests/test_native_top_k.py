@@ -269,9 +269,6 @@ def test_top_k_histogram_under_vmap():
 # -- metrics on the kernels, against Keras ----------------------------------------
 
 
-def _batches(make, count=3):
-  return lambda rng: [make(rng) for _ in range(count)]
-
 
 def _multi_hot(rng, shape, rate=0.1, dtype=np.float32):
   return (rng.random(shape) < rate).astype(dtype)
@@ -293,20 +290,20 @@ PRECISION_RECALL_FULL = [
     # The benchmark's workload, small: 100 multi-hot classes.
     harness.Case(
         "precision_top_k5_100_classes", cm.Precision(top_k=5),
-        _batches(lambda rng: (_multi_hot(rng, (N, 100)),
-                              rng.random((N, 100), dtype=np.float32))),
+        lambda rng, n: (_multi_hot(rng, (n, 100)),
+                        rng.random((n, 100), dtype=np.float32)),
         keras=lambda: keras.metrics.Precision(top_k=5)),
     harness.Case(
         "precision_top_k2_thresholds_3d", cm.Precision(thresholds=[0.2, 0.5, 0.9],
                                                        top_k=2),
-        _batches(lambda rng: (_multi_hot(rng, (N, 4, 6), 0.3),
-                              _special(rng, (N, 4, 6)))),
+        lambda rng, n: (_multi_hot(rng, (n, 4, 6), 0.3),
+                        _special(rng, (n, 4, 6))),
         keras=lambda: keras.metrics.Precision(thresholds=[0.2, 0.5, 0.9], top_k=2),
         make_weights=_per_element_weights((N, 4))),
     harness.Case(
         "recall_top_k3_class_id_special", cm.Recall(top_k=3, class_id=2),
-        _batches(lambda rng: (_multi_hot(rng, (N, 7), 0.4, np.int32),
-                              _special(rng, (N, 7)))),
+        lambda rng, n: (_multi_hot(rng, (n, 7), 0.4, np.int32),
+                        _special(rng, (n, 7))),
         keras=lambda: keras.metrics.Recall(top_k=3, class_id=2)),
 ]
 
@@ -314,64 +311,64 @@ PRECISION_RECALL_HOST = [
     # Rounds of maxima (9 <= k <= 32), then a selection (k > 32).
     harness.Case(
         "precision_top_k12_ties", cm.Precision(top_k=12),
-        _batches(lambda rng: (_multi_hot(rng, (N, 20), 0.3),
-                              _scores(rng, (N, 20), "ties"))),
+        lambda rng, n: (_multi_hot(rng, (n, 20), 0.3),
+                        _scores(rng, (n, 20), "ties")),
         keras=lambda: keras.metrics.Precision(top_k=12)),
     harness.Case(
         "recall_top_k40_special", cm.Recall(top_k=40),
-        _batches(lambda rng: (_multi_hot(rng, (N, 50), 0.3),
-                              _special(rng, (N, 50)))),
+        lambda rng, n: (_multi_hot(rng, (n, 50), 0.3),
+                        _special(rng, (n, 50))),
         keras=lambda: keras.metrics.Recall(top_k=40)),
     harness.Case(
         "precision_top_k_all_classes", cm.Precision(top_k=6),
-        _batches(lambda rng: (_multi_hot(rng, (N, 6), 0.5),
-                              _special(rng, (N, 6)))),
+        lambda rng, n: (_multi_hot(rng, (n, 6), 0.5),
+                        _special(rng, (n, 6))),
         keras=lambda: keras.metrics.Precision(top_k=6)),
     # Evenly spaced thresholds: dropped finite scores (-1e10) clip to 0,
     # dropped NaN/inf become NaN (the first bucket).
     harness.Case(
         "recall_evenly_top_k2_class_id_special",
         cm.Recall(thresholds=[0.0, 0.5, 1.0], top_k=2, class_id=1),
-        _batches(lambda rng: (_one_hot(rng, (N, 5)), _special(rng, (N, 5)))),
+        lambda rng, n: (_one_hot(rng, (n, 5)), _special(rng, (n, 5))),
         keras=lambda: keras.metrics.Recall(thresholds=[0.0, 0.5, 1.0], top_k=2,
                                            class_id=1)),
     harness.Case(
         "precision_evenly_top_k3_special",
         cm.Precision(thresholds=[0.0, 0.25, 0.5, 0.75, 1.0], top_k=3),
-        _batches(lambda rng: (_multi_hot(rng, (N, 9), 0.3),
-                              _special(rng, (N, 9)))),
+        lambda rng, n: (_multi_hot(rng, (n, 9), 0.3),
+                        _special(rng, (n, 9))),
         keras=lambda: keras.metrics.Precision(
             thresholds=[0.0, 0.25, 0.5, 0.75, 1.0], top_k=3)),
     # Rows over several threads' chunks (2**16 scores each).
     harness.Case(
         "precision_top_k5_many_chunks", cm.Precision(top_k=5),
-        _batches(lambda rng: (_multi_hot(rng, (1400, 100), 0.05),
-                              rng.random((1400, 100), dtype=np.float32)), 2),
+        lambda rng, n: (_multi_hot(rng, (1400, 100), 0.05),
+                        rng.random((1400, 100), dtype=np.float32)), count=2,
         keras=lambda: keras.metrics.Precision(top_k=5)),
     harness.Case(
         "recall_top_k4_class_id_many_chunks", cm.Recall(top_k=4, class_id=99),
-        _batches(lambda rng: (_multi_hot(rng, (1400, 100), 0.3, bool),
-                              _scores(rng, (1400, 100), "ties")), 2),
+        lambda rng, n: (_multi_hot(rng, (1400, 100), 0.3, bool),
+                        _scores(rng, (1400, 100), "ties")), count=2,
         keras=lambda: keras.metrics.Recall(top_k=4, class_id=99)),
     # Weights per element (not one per row).
     harness.Case(
         "precision_top_k3_element_weights", cm.Precision(top_k=3),
-        _batches(lambda rng: (_multi_hot(rng, (N, 10), 0.3),
-                              rng.normal(size=(N, 10)).astype(np.float32))),
+        lambda rng, n: (_multi_hot(rng, (n, 10), 0.3),
+                        rng.normal(size=(n, 10)).astype(np.float32)),
         keras=lambda: keras.metrics.Precision(top_k=3),
         make_weights=_per_element_weights((N, 10))),
     # One scalar weight for the batch.
     harness.Case(
         "precision_top_k2_class_id_scalar_weight", cm.Precision(top_k=2, class_id=0),
-        _batches(lambda rng: (_multi_hot(rng, (N, 4), 0.5),
-                              _scores(rng, (N, 4), "ties"))),
+        lambda rng, n: (_multi_hot(rng, (n, 4), 0.5),
+                        _scores(rng, (n, 4), "ties")),
         keras=lambda: keras.metrics.Precision(top_k=2, class_id=0),
         make_weights=lambda rng, args: np.float32(rng.uniform(0.5, 2.0))),
     # Rank 1: the whole batch is one row.
     harness.Case(
         "recall_top_k5_rank1", cm.Recall(top_k=5, thresholds=[0.1, 0.6]),
-        _batches(lambda rng: (_multi_hot(rng, (N,), 0.5, np.int32),
-                              _special(rng, (N,)))),
+        lambda rng, n: (_multi_hot(rng, (n,), 0.5, np.int32),
+                        _special(rng, (n,))),
         keras=lambda: keras.metrics.Recall(top_k=5, thresholds=[0.1, 0.6])),
 ]
 
@@ -379,36 +376,36 @@ ACCURACY_FULL = [
     harness.Case(
         "sparse_top_k5_1000_classes_out_of_range",
         acc.SparseTopKCategoricalAccuracy(k=5),
-        _batches(lambda rng: (rng.integers(-1003, 1003, (N,)),
-                              rng.normal(size=(N, 1000)).astype(np.float32))),
+        lambda rng, n: (rng.integers(-1003, 1003, (n,)),
+                        rng.normal(size=(n, 1000)).astype(np.float32)),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=5)),
     harness.Case(
         "sparse_top_k3_special_3d", acc.SparseTopKCategoricalAccuracy(k=3),
-        _batches(lambda rng: (rng.integers(-10, 10, (N, 3)),
-                              _special(rng, (N, 3, 9)))),
+        lambda rng, n: (rng.integers(-10, 10, (n, 3)),
+                        _special(rng, (n, 3, 9))),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=3),
         make_weights=_per_element_weights((N, 3))),
     harness.Case(
         "top_k2_categorical_special", acc.TopKCategoricalAccuracy(k=2),
-        _batches(lambda rng: (_one_hot(rng, (N, 8)), _special(rng, (N, 8)))),
+        lambda rng, n: (_one_hot(rng, (n, 8)), _special(rng, (n, 8))),
         keras=lambda: keras.metrics.TopKCategoricalAccuracy(k=2)),
 ]
 
 ACCURACY_HOST = [
     harness.Case(
         "sparse_top_k1_ties_many_chunks", acc.SparseTopKCategoricalAccuracy(k=1),
-        _batches(lambda rng: (rng.integers(0, 1000, (200, 1)),
-                              _scores(rng, (200, 1000), "ties")), 2),
+        lambda rng, n: (rng.integers(0, 1000, (200, 1)),
+                        _scores(rng, (200, 1000), "ties")), count=2,
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=1)),
     harness.Case(
         "top_k5_categorical_3d", acc.TopKCategoricalAccuracy(k=5),
-        _batches(lambda rng: (_one_hot(rng, (N, 2, 40)),
-                              _special(rng, (N, 2, 40)))),
+        lambda rng, n: (_one_hot(rng, (n, 2, 40)),
+                        _special(rng, (n, 2, 40))),
         keras=lambda: keras.metrics.TopKCategoricalAccuracy(k=5),
         make_weights=_per_element_weights((N, 2))),
     harness.Case(
         "sparse_top_k_larger_than_classes", acc.SparseTopKCategoricalAccuracy(k=9),
-        _batches(lambda rng: (rng.integers(-9, 9, (N,)), _special(rng, (N, 6)))),
+        lambda rng, n: (rng.integers(-9, 9, (n,)), _special(rng, (n, 6))),
         keras=lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=9)),
 ]
 

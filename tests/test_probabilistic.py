@@ -15,7 +15,6 @@ from jmetrics._src.metrics import probabilistic as P
 from tests import harness
 
 N = 16  # samples per batch; divisible by the 8 devices
-BATCHES = 3
 
 
 def _probabilities(rng, shape):
@@ -30,17 +29,20 @@ def _logits(rng, shape):
   return (4.0 * rng.normal(size=shape)).astype(np.float32)
 
 
+def _rows(shape, n):
+  """``shape`` (its first axis the batch) with ``n`` rows."""
+  return (n, *shape[1:])
+
+
 def _binary(shape, logits=False, soft=False):
-  def make(rng):
-    out = []
-    for _ in range(BATCHES):
-      if soft:
-        y_true = rng.uniform(size=shape).astype(np.float32)
-      else:
-        y_true = rng.integers(0, 2, size=shape).astype(np.float32)
-      y_pred = _logits(rng, shape) if logits else _probabilities(rng, shape)
-      out.append((y_true, y_pred))
-    return out
+  def make(rng, n):
+    rows = _rows(shape, n)
+    if soft:
+      y_true = rng.uniform(size=rows).astype(np.float32)
+    else:
+      y_true = rng.integers(0, 2, size=rows).astype(np.float32)
+    y_pred = _logits(rng, rows) if logits else _probabilities(rng, rows)
+    return y_true, y_pred
   return make
 
 
@@ -64,48 +66,42 @@ def _one_hot(labels, num_classes, axis=-1):
 
 def _categorical(label_shape, num_classes, logits=False, axis=-1):
   """One-hot ``y_true`` with classes on ``axis``."""
-  def make(rng):
-    out = []
-    for _ in range(BATCHES):
-      y_true = _one_hot(_labels(rng, label_shape, num_classes), num_classes, axis)
-      pred = _logits if logits else _unnormalized
-      out.append((y_true, pred(rng, y_true.shape)))
-    return out
+  def make(rng, n):
+    labels = _labels(rng, _rows(label_shape, n), num_classes)
+    y_true = _one_hot(labels, num_classes, axis)
+    pred = _logits if logits else _unnormalized
+    return y_true, pred(rng, y_true.shape)
   return make
 
 
 def _sparse(label_shape, num_classes, logits=False, axis=-1, ignore=None,
             trailing_one=False):
-  def make(rng):
-    out = []
-    for _ in range(BATCHES):
-      labels = _labels(rng, label_shape, num_classes, ignore)
-      pred_shape = list(label_shape)
-      pred_shape.insert(axis % (len(label_shape) + 1), num_classes)
-      pred = _logits if logits else _unnormalized
-      y_true = labels[..., None] if trailing_one else labels
-      out.append((y_true, pred(rng, tuple(pred_shape))))
-    return out
+  def make(rng, n):
+    rows = _rows(label_shape, n)
+    labels = _labels(rng, rows, num_classes, ignore)
+    pred_shape = list(rows)
+    pred_shape.insert(axis % (len(rows) + 1), num_classes)
+    pred = _logits if logits else _unnormalized
+    y_true = labels[..., None] if trailing_one else labels
+    return y_true, pred(rng, tuple(pred_shape))
   return make
 
 
 def _distributions(shape):
-  def make(rng):
+  def make(rng, n):
     # Values below 0 and above 1 exercise both clipping bounds.
-    return [(rng.uniform(-0.1, 1.1, size=shape).astype(np.float32),
-             rng.uniform(-0.1, 1.1, size=shape).astype(np.float32))
-            for _ in range(BATCHES)]
+    rows = _rows(shape, n)
+    return (rng.uniform(-0.1, 1.1, size=rows).astype(np.float32),
+            rng.uniform(-0.1, 1.1, size=rows).astype(np.float32))
   return make
 
 
 def _counts(shape):
-  def make(rng):
-    out = []
-    for _ in range(BATCHES):
-      rates = rng.uniform(0.0, 4.0, size=shape).astype(np.float32)
-      rates[rng.random(shape) < 0.1] = 0.0
-      out.append((rng.poisson(2.0, size=shape).astype(np.float32), rates))
-    return out
+  def make(rng, n):
+    rows = _rows(shape, n)
+    rates = rng.uniform(0.0, 4.0, size=rows).astype(np.float32)
+    rates[rng.random(rows) < 0.1] = 0.0
+    return rng.poisson(2.0, size=rows).astype(np.float32), rates
   return make
 
 
@@ -382,7 +378,7 @@ def test_sparse_labels_out_of_range_cost_nothing_as_in_keras():
 @pytest.mark.parametrize("name", ["kl_divergence", "poisson"])
 def test_kld_and_poisson_functions(name):
   rng = np.random.default_rng(5)
-  y_true, y_pred = _distributions((8, 3, 4))(rng)[0]
+  y_true, y_pred = _distributions((8, 3, 4))(rng, 8)
   np.testing.assert_allclose(
       getattr(P, name)(y_true, y_pred),
       _keras_fn(getattr(keras.losses, name), y_true, y_pred),
@@ -419,7 +415,7 @@ def test_ignore_class_with_per_sample_weights_on_label_maps():
   oracle = K.SparseCategoricalCrossentropy(ignore_class=1)
   update = jax.jit(metric.update)
   state = metric.init()
-  for y_true, y_pred in _sparse((N, 3), 4, ignore=1)(rng):
+  for y_true, y_pred in (_sparse((N, 3), 4, ignore=1)(rng, N) for _ in range(3)):
     weight = rng.uniform(0.0, 2.0, size=N).astype(np.float32)
     state = update(state, y_true, y_pred, weight)
     oracle.update_state(y_true, y_pred,

@@ -12,12 +12,24 @@ from tests import harness
 
 
 def _values(shape):
-  return lambda rng: [(rng.normal(size=shape).astype(np.float32),) for _ in range(3)]
+  """One input of ``shape``; its first axis (the batch) has ``n`` rows
+  unless the metric has no batch axis (`MeanTensor`)."""
+  def make(rng, n, batch_axis=True):
+    rows = (n, *shape[1:]) if batch_axis else shape
+    return (rng.normal(size=rows).astype(np.float32),)
+  return make
+
+
+def _tensor(shape):
+  return lambda rng, n: _values(shape)(rng, n, batch_axis=False)
 
 
 def _pairs(shape):
-  return lambda rng: [(rng.normal(size=shape).astype(np.float32),
-                       rng.normal(size=shape).astype(np.float32)) for _ in range(3)]
+  def make(rng, n):
+    rows = (n, *shape[1:])
+    return (rng.normal(size=rows).astype(np.float32),
+            rng.normal(size=rows).astype(np.float32))
+  return make
 
 
 def _squared_error(y_true, y_pred):
@@ -54,7 +66,7 @@ CASES = [
                  keras=lambda: keras.metrics.MeanMetricWrapper(_scaled_abs_error,
                                                                scale=3.0)),
     # MeanTensor's state is elementwise, so its batch axis is the tensor's.
-    harness.Case("mean_tensor", jm.MeanTensor(shape=(16, 3)), _values((16, 3)),
+    harness.Case("mean_tensor", jm.MeanTensor(shape=(16, 3)), _tensor((16, 3)),
                  reference=_mean_tensor_reference, batch_axis=False,
                  make_weights=lambda rng, a: rng.uniform(0, 2, (16, 1)).astype(np.float32)),
 ]

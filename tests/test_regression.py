@@ -21,47 +21,47 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:More independent predictors"),
 ]
 
-N_BATCHES = 3
+
+
+def _rows(shape, n):
+  """``shape`` (its first axis the batch) with ``n`` rows."""
+  return (n, *shape[1:])
 
 
 def _normal_pairs(shape, noise=0.5):
   """``(y_true, y_pred)`` batches with y_pred a noisy copy of y_true."""
-  def make(rng):
-    batches = []
-    for _ in range(N_BATCHES):
-      y_true = rng.normal(size=shape).astype(np.float32)
-      y_pred = (y_true + noise * rng.normal(size=shape)).astype(np.float32)
-      batches.append((y_true, y_pred))
-    return batches
+  def make(rng, n):
+    rows = _rows(shape, n)
+    y_true = rng.normal(size=rows).astype(np.float32)
+    y_pred = (y_true + noise * rng.normal(size=rows)).astype(np.float32)
+    return y_true, y_pred
   return make
 
 
-def _column_vs_flat(n):
+def _column_vs_flat():
   """y_true ``(n,)`` against y_pred ``(n, 1)``: Keras expands y_true."""
-  def make(rng):
-    return [(rng.normal(size=(n,)).astype(np.float32),
-             rng.normal(size=(n, 1)).astype(np.float32)) for _ in range(N_BATCHES)]
+  def make(rng, n):
+    return (rng.normal(size=(n,)).astype(np.float32),
+            rng.normal(size=(n, 1)).astype(np.float32))
   return make
 
 
 def _uniform_pairs(shape, low, high):
-  def make(rng):
-    return [(rng.uniform(low, high, shape).astype(np.float32),
-             rng.uniform(low, high, shape).astype(np.float32))
-            for _ in range(N_BATCHES)]
+  def make(rng, n):
+    rows = _rows(shape, n)
+    return (rng.uniform(low, high, rows).astype(np.float32),
+            rng.uniform(low, high, rows).astype(np.float32))
   return make
 
 
 def _percentage_pairs(shape):
   """Targets of both signs, a few exactly 0 (Keras clips |y_true| at 1e-7)."""
-  def make(rng):
-    batches = []
-    for _ in range(N_BATCHES):
-      y_true = (rng.uniform(0.5, 2.0, shape) * rng.choice([-1, 1], shape))
-      y_true[rng.random(shape) < 0.05] = 0.0
-      y_pred = y_true + rng.normal(size=shape)
-      batches.append((y_true.astype(np.float32), y_pred.astype(np.float32)))
-    return batches
+  def make(rng, n):
+    rows = _rows(shape, n)
+    y_true = (rng.uniform(0.5, 2.0, rows) * rng.choice([-1, 1], rows))
+    y_true[rng.random(rows) < 0.05] = 0.0
+    y_pred = y_true + rng.normal(size=rows)
+    return y_true.astype(np.float32), y_pred.astype(np.float32)
   return make
 
 
@@ -84,7 +84,7 @@ CASES = [
     # so per-sample weights would weight shard means differently under pmap.
     harness.Case("mse_1d_unweighted", jr.MeanSquaredError(), _normal_pairs((16,)),
                  keras=keras.metrics.MeanSquaredError, weighted=False),
-    harness.Case("mse_flat_vs_column", jr.MeanSquaredError(), _column_vs_flat(16),
+    harness.Case("mse_flat_vs_column", jr.MeanSquaredError(), _column_vs_flat(),
                  keras=keras.metrics.MeanSquaredError),
     harness.Case("rmse_1d", jr.RootMeanSquaredError(), _normal_pairs((16,)),
                  keras=keras.metrics.RootMeanSquaredError),
@@ -122,7 +122,7 @@ CASES = [
     harness.Case("concordance_3d_axes12", jr.ConcordanceCorrelation(axis=(1, 2)),
                  _normal_pairs((16, 4, 3)),
                  keras=lambda: keras.metrics.ConcordanceCorrelation(axis=(1, 2))),
-    harness.Case("r2_flat_vs_column", jr.R2Score(), _column_vs_flat(16),
+    harness.Case("r2_flat_vs_column", jr.R2Score(), _column_vs_flat(),
                  keras=_keras_r2()),
     harness.Case("r2_uniform", jr.R2Score(num_outputs=3), _normal_pairs((16, 3)),
                  keras=_keras_r2()),
