@@ -9,6 +9,7 @@ kernels; ``pytest --native=off`` runs any test file with the kernels off.
 
 import os
 import pathlib
+import platform
 import re
 import subprocess
 import sys
@@ -34,6 +35,59 @@ def test_install_built_the_kernels_into_the_package():
   assert path is not None, "the install did not build native/_kernels*.so"
   assert path.parent == pathlib.Path(ffi.__file__).with_name("native")
   assert ffi.available()
+
+
+def _builds():
+  return {path.name.split(".")[0] for path in
+          pathlib.Path(ffi.__file__).with_name("native").glob("_kernels*.so")}
+
+
+def test_the_cpu_level_picks_its_build(monkeypatch):
+  """The x86-64-v3 build where the CPU has AVX2, FMA and BMI2; the baseline
+  (any x86-64-v2 CPU) otherwise, or when asked for."""
+  if platform.machine().lower() in ("x86_64", "amd64"):
+    assert _builds() == {"_kernels", "_kernels_v3"}
+  level = ffi.cpu_level()
+  assert ffi.library_path().name.startswith(
+      "_kernels_v3" if level == 3 else "_kernels.")
+  monkeypatch.setenv("JMETRICS_NATIVE", "v2")
+  assert ffi.cpu_level() == 2
+  assert ffi.library_path().name.startswith("_kernels.")
+
+
+def test_both_builds_give_the_same_bits(tmp_path):
+  """The baseline build, loaded in a process of its own, gives the state
+  this process's build gives: -ffp-contract=off keeps every float product."""
+  code = """
+      import numpy as np
+      import jax
+      import jmetrics as jm
+      from jmetrics._src.kernels import ffi
+      rng = np.random.default_rng(0)
+      n = 3 * 2**16 + 5
+      y, p = rng.integers(0, 2, (n, 4)), rng.random((n, 4), dtype=np.float32)
+      w = rng.random(n, dtype=np.float32)
+      leaves = []
+      for metric in (jm.AUC(), jm.AUC(multi_label=True, num_labels=4),
+                     jm.Precision(top_k=2), jm.MeanIoU(num_classes=4)):
+        args = (y.argmax(-1), p.argmax(-1)) if isinstance(metric, jm.MeanIoU) else (y, p)
+        for weights in (None, w):
+          state = jax.jit(metric.update)(metric.init(), *args, weights)
+          leaves += [np.asarray(x) for x in jax.tree.leaves(state)]
+      np.save(OUT, np.concatenate([x.ravel().astype(np.float64) for x in leaves]))
+      print(ffi.library_path().name)
+      """
+  outs = {}
+  for level in ("v2", "1"):
+    out = tmp_path / f"bits-{level}.npy"
+    done = _run_python(code.replace("OUT", repr(str(out))),
+                       JMETRICS_NATIVE=level)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outs[done.stdout.strip()] = np.load(out)
+  assert len(outs) == len(_builds()), outs.keys()
+  first, *others = outs.values()
+  for other in others:
+    np.testing.assert_array_equal(first, other)
 
 
 def test_every_handler_in_the_sources_is_a_registered_target():

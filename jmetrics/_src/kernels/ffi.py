@@ -6,8 +6,9 @@ several reads of its inputs there. The kernels read the inputs once, share
 the work with XLA's intra-op thread pool, and count into small private tables.
 
 They are compiled when the package is installed (``setup.py``) into
-``native/_kernels*.so`` inside the package, for any x86-64-v2 CPU; nothing is
-compiled or loaded from elsewhere at run time. Where the install could not
+``native/_kernels*.so`` inside the package: a baseline for any x86-64-v2 CPU
+and, on x86-64, an x86-64-v3 build (AVX2, FMA, BMI2) that is loaded where the
+CPU has it; nothing is compiled or loaded from elsewhere at run time. Where the install could not
 build them, ``import jmetrics`` warns once and every kernel takes its XLA
 lowering, which gives the same results. ``JMETRICS_NATIVE=0`` turns them off.
 
@@ -83,12 +84,38 @@ _lock = threading.Lock()
 _library = None  # the loaded ctypes library, kept alive once registered
 
 
+# What x86-64-v3 adds to the baseline's x86-64-v2, as Linux names the CPU
+# flags (abm: LZCNT).
+_V3_FLAGS = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe",
+                       "abm"})
+
+
+def cpu_level() -> int:
+  """The x86-64 microarchitecture level of this CPU that the kernels use: 3
+  where it has AVX2, FMA and BMI2 (read from ``/proc/cpuinfo``), else 2 (the
+  baseline build, which any x86-64-v2 CPU runs, and the only one elsewhere).
+  ``JMETRICS_NATIVE=v2`` asks for the baseline."""
+  if os.environ.get("JMETRICS_NATIVE") == "v2":
+    return 2
+  try:
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+      for line in info:
+        if line.startswith("flags"):
+          return 3 if _V3_FLAGS <= set(line.split(":", 1)[1].split()) else 2
+  except OSError:
+    pass
+  return 2
+
+
 def library_path() -> pathlib.Path | None:
-  """The kernels' shared library the install built, or None."""
-  for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-    candidate = NATIVE_DIR / f"_kernels{suffix}"
-    if candidate.is_file():
-      return candidate
+  """The kernels' shared library for this CPU that the install built, or
+  None: the x86-64-v3 build where the CPU has it, else the baseline."""
+  names = ["_kernels_v3", "_kernels"] if cpu_level() >= 3 else ["_kernels"]
+  for name in names:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+      candidate = NATIVE_DIR / f"{name}{suffix}"
+      if candidate.is_file():
+        return candidate
   return None
 
 
