@@ -31,11 +31,13 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64")
 # The kernels are built once per x86-64 microarchitecture level below, and
 # `jmetrics._src.kernels.ffi` loads the highest one the CPU it runs on
 # supports: the baseline (`_kernels`) runs on any x86-64-v2 CPU (SSE4.2,
-# POPCNT), `_kernels_v3` needs AVX2, FMA and BMI2 (Haswell, Zen and later).
-# Never the build machine's -march=native: an installed package or image may
-# run on an older CPU. Elsewhere (arm64) one build with the defaults.
+# POPCNT), `_kernels_v3` needs AVX2, FMA and BMI2 (Haswell, Zen and later),
+# `_kernels_v4` AVX-512 (F, BW, CD, DQ, VL). Never the build machine's
+# -march=native: an installed package or image may run on an older CPU.
+# Elsewhere (arm64) one build with the defaults.
 LEVELS = {"_kernels": ["-march=x86-64-v2", "-mtune=generic"],
-          "_kernels_v3": ["-march=x86-64-v3", "-mtune=generic"]} if _X86 else {
+          "_kernels_v3": ["-march=x86-64-v3", "-mtune=generic"],
+          "_kernels_v4": ["-march=x86-64-v4", "-mtune=generic"]} if _X86 else {
               "_kernels": []}
 
 

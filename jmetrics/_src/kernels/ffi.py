@@ -7,8 +7,9 @@ the work with XLA's intra-op thread pool, and count into small private tables.
 
 They are compiled when the package is installed (``setup.py``) into
 ``native/_kernels*.so`` inside the package: a baseline for any x86-64-v2 CPU
-and, on x86-64, an x86-64-v3 build (AVX2, FMA, BMI2) that is loaded where the
-CPU has it; nothing is compiled or loaded from elsewhere at run time. Where the install could not
+and, on x86-64, builds for x86-64-v3 (AVX2, FMA, BMI2) and x86-64-v4
+(AVX-512), the highest the CPU has loaded; nothing is compiled or loaded from
+elsewhere at run time. Where the install could not
 build them, ``import jmetrics`` warns once and every kernel takes its XLA
 lowering, which gives the same results. ``JMETRICS_NATIVE=0`` turns them off.
 
@@ -84,33 +85,45 @@ _lock = threading.Lock()
 _library = None  # the loaded ctypes library, kept alive once registered
 
 
-# What x86-64-v3 adds to the baseline's x86-64-v2, as Linux names the CPU
-# flags (abm: LZCNT).
-_V3_FLAGS = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe",
-                       "abm"})
+# What each x86-64 level adds to the one below, as Linux names the CPU flags
+# (abm: LZCNT).
+_LEVEL_FLAGS = {
+    3: frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe",
+                  "abm"}),
+    4: frozenset({"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}),
+}
+_BUILDS = {2: "_kernels", 3: "_kernels_v3", 4: "_kernels_v4"}
 
 
 def cpu_level() -> int:
-  """The x86-64 microarchitecture level of this CPU that the kernels use: 3
-  where it has AVX2, FMA and BMI2 (read from ``/proc/cpuinfo``), else 2 (the
-  baseline build, which any x86-64-v2 CPU runs, and the only one elsewhere).
-  ``JMETRICS_NATIVE=v2`` asks for the baseline."""
-  if os.environ.get("JMETRICS_NATIVE") == "v2":
-    return 2
+  """The x86-64 microarchitecture level of this CPU that the kernels use.
+
+  4 where it has AVX-512, 3 where it has AVX2, FMA and BMI2 (read from
+  ``/proc/cpuinfo``), else 2: the baseline build, which any x86-64-v2 CPU
+  runs, and the only one elsewhere. ``JMETRICS_NATIVE=v2`` (or ``v3``) caps
+  the level.
+  """
+  requested = os.environ.get("JMETRICS_NATIVE", "")
+  cap = int(requested[1:]) if requested in ("v2", "v3", "v4") else 4
+  flags = set()
   try:
     with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
       for line in info:
         if line.startswith("flags"):
-          return 3 if _V3_FLAGS <= set(line.split(":", 1)[1].split()) else 2
+          flags = set(line.split(":", 1)[1].split())
+          break
   except OSError:
     pass
-  return 2
+  level = 2
+  while level < cap and _LEVEL_FLAGS[level + 1] <= flags:
+    level += 1
+  return level
 
 
 def library_path() -> pathlib.Path | None:
   """The kernels' shared library for this CPU that the install built, or
-  None: the x86-64-v3 build where the CPU has it, else the baseline."""
-  names = ["_kernels_v3", "_kernels"] if cpu_level() >= 3 else ["_kernels"]
+  None: the highest level the CPU has, else the baseline."""
+  names = [_BUILDS[level] for level in range(cpu_level(), 1, -1)]
   for name in names:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
       candidate = NATIVE_DIR / f"{name}{suffix}"
