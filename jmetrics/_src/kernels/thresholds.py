@@ -277,20 +277,23 @@ def _xla_update(params: _Update, y_true, y_pred, weights, totals):
   return tuple(new)
 
 
+def _sorted_thresholds(grid: Thresholds):
+  # Made inside each lowering, not passed in: a constant made outside would
+  # belong to the caller's trace, and shards are traced apart.
+  return None if grid.evenly else jnp.asarray(grid.sorted_values)
+
+
 def _native_histogram(params: _Update, y_true, y_pred, weights):
   grid = params.grid
-  # The thresholds are made here, not passed in: a constant made outside
-  # would belong to the caller's trace, and shards are traced apart.
-  sorted_values = None if grid.evenly else jnp.asarray(grid.sorted_values)
   if params.top_k is None:
     return ffi.threshold_histogram(
         y_pred, y_true, weights, bucketing=grid.bucketing,
         num_thresholds=grid.size, num_labels=params.num_labels(y_pred),
-        sorted_thresholds=sorted_values)
+        sorted_thresholds=_sorted_thresholds(grid))
   return ffi.top_k_threshold_histogram(
       y_pred, y_true, weights, k=params.top_k.k,
       class_id=params.top_k.class_id, bucketing=grid.bucketing,
-      num_thresholds=grid.size, sorted_thresholds=sorted_values)
+      num_thresholds=grid.size, sorted_thresholds=_sorted_thresholds(grid))
 
 
 def _native_totals(params: _Update, hist, y_pred, totals):
@@ -308,8 +311,7 @@ def _native_update(params: _Update, y_true, y_pred, weights, totals):
   new = ffi.threshold_update(
       y_pred, y_true, weights, totals, bucketing=grid.bucketing,
       num_thresholds=grid.size, num_labels=params.num_labels(y_pred),
-      cells=params.cells,
-      sorted_thresholds=None if grid.evenly else jnp.asarray(grid.sorted_values),
+      cells=params.cells, sorted_thresholds=_sorted_thresholds(grid),
       positions=grid.positions)
   return tuple(wide.Wide(*pair) for pair in new)
 
