@@ -9,6 +9,7 @@ metric (or a `Collection`) directly.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Iterable
 
 import jax
@@ -55,6 +56,12 @@ class Stateful:
   and input shape); the state is an ordinary pytree in `state`, so it can be
   saved, restored or handed to pure code.
 
+  A facade may be shared between threads (e.g. the workers of a data
+  loader): each method holds a lock while it reads and replaces `state`, so
+  concurrent updates are all counted. Updates from several threads are
+  applied one at a time, in whichever order the threads take the lock; the
+  lock is held only to dispatch the compiled call, not while it runs.
+
   Args:
     metric: a `jm.Metric` (a `Collection` too), or anything `jm.get`
       accepts (``"auc"``, ``jm.AUC``, a ``fn(y_true, y_pred)``).
@@ -86,7 +93,17 @@ class Stateful:
       raise ValueError(f"Stateful: expected a metric, got {metric!r}")
     self.metric = metric
     self._jit = bool(jit)
+    self._lock = threading.RLock()
     self.state = metric.init()
+
+  def __getstate__(self):
+    fields = dict(vars(self))
+    del fields["_lock"]  # locks do not copy or pickle; a copy gets its own
+    return fields
+
+  def __setstate__(self, fields):
+    vars(self).update(fields)
+    self._lock = threading.RLock()
 
   @property
   def name(self) -> str:
@@ -103,16 +120,21 @@ class Stateful:
     args = tuple(_as_input(a) for a in args)
     kwargs = {k: _as_input(v) for k, v in kwargs.items()}
     update = _jit_update if self._jit else _update
-    self.state = update(self.metric, self.state, args, kwargs)
+    with self._lock:
+      self.state = update(self.metric, self.state, args, kwargs)
 
   def result(self):
     """The metric's value on everything seen since the last reset."""
     compute = _jit_compute if self._jit else _compute
-    return compute(self.metric, self.state)
+    with self._lock:
+      state = self.state
+    return compute(self.metric, state)
 
   def reset_state(self) -> None:
     """Forgets everything seen: the state returns to ``metric.init()``."""
-    self.state = self.metric.init()
+    fresh = self.metric.init()
+    with self._lock:
+      self.state = fresh
 
   def reset_states(self) -> None:
     """Alias of `reset_state` (the tf.keras 2 name)."""
@@ -135,12 +157,16 @@ class Stateful:
         raise ValueError(f"Stateful.merge_state: cannot merge {other!r} into a "
                          f"facade of {self.metric!r}; the metrics must be equal")
     for other in others:
-      self.state = merge(self.metric, self.state, other.state)
+      with other._lock:  # one lock at a time: two facades merging each other
+        incoming = other.state  # cannot deadlock
+      with self._lock:
+        self.state = merge(self.metric, self.state, incoming)
 
   def __call__(self, *args, **kwargs):
     """``update_state(*args, **kwargs)``, then the `result` (Keras' ``__call__``)."""
-    self.update_state(*args, **kwargs)
-    return self.result()
+    with self._lock:  # the result of this update, not of another thread's
+      self.update_state(*args, **kwargs)
+      return self.result()
 
   def __repr__(self) -> str:
     return f"Stateful({self.metric!r})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import inspect
 import math
 import re
 from typing import Any, Callable, Hashable, Mapping, Optional
@@ -90,6 +91,67 @@ def _stacked_leaf(kind, leaf, axis):
     return wide.wide_sum(leaf, axis)
   op = {SUM: jnp.sum, MIN: jnp.min, MAX: jnp.max}[kind]
   return op(leaf, axis=axis)
+
+
+@functools.lru_cache(maxsize=512)
+def _state_layout(metric):
+  """The tree structure and leaf shapes of ``metric.init()`` (configs hash)."""
+  leaves, treedef = jax.tree.flatten(jax.eval_shape(metric.init))
+  return treedef, tuple(tuple(leaf.shape) for leaf in leaves)
+
+
+def check_state(metric, what: str, **states) -> None:
+  """Raises a ``ValueError`` naming ``metric`` if a state does not have the
+  structure and leaf shapes of ``metric.init()`` (e.g. a state of another
+  metric, or of another configuration with other sizes)."""
+  treedef, shapes = _state_layout(metric)
+  for argument, state in states.items():
+    leaves, got = jax.tree.flatten(state)
+    if got != treedef:
+      raise metric.error(
+          f"{what}: {argument} is not a state of this metric: expected "
+          f"{type(jax.tree.unflatten(treedef, shapes)).__name__} with "
+          f"{len(shapes)} leaves, got {type(state).__name__} with "
+          f"{len(leaves)} leaves")
+    for index, (leaf, shape) in enumerate(zip(leaves, shapes)):
+      if checks.shape_of(leaf) != shape:
+        raise metric.error(
+            f"{what}: {argument} has leaf {index} of shape "
+            f"{checks.shape_of(leaf)} where this metric's state has shape "
+            f"{shape}: a state of a differently configured metric?")
+
+
+# -- inputs ----------------------------------------------------------------------
+
+# The parameters of `update` and `masked_update` that take array inputs.
+_ARRAY_INPUTS = ("y_true", "y_pred", "values", "sample_weight", "mask")
+_OPTIONAL_INPUTS = ("sample_weight",)
+
+
+def _checking_inputs(method):
+  """Wraps ``update``/``masked_update`` so that every array argument is
+  checked by `checks.numeric_input` first: non-numeric input fails with an
+  error naming the metric and the argument, not deep inside JAX."""
+  if getattr(method, "_checks_inputs", False):
+    return method
+  signature = inspect.signature(method)
+  checked = [name for name in signature.parameters if name in _ARRAY_INPUTS]
+  if not checked:
+    return method
+
+  @functools.wraps(method)
+  def wrapper(self, *args, **kwargs):
+    bound = signature.bind(self, *args, **kwargs)
+    for name in checked:
+      if name in bound.arguments:
+        value = bound.arguments[name]
+        if value is None and name in _OPTIONAL_INPUTS:
+          continue
+        bound.arguments[name] = checks.numeric_input(self, name, value)
+    return method(*bound.args, **bound.kwargs)
+
+  wrapper._checks_inputs = True
+  return wrapper
 
 
 # -- masks -----------------------------------------------------------------------
@@ -329,6 +391,9 @@ class Metric:
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     jax.tree_util.register_static(cls)
+    for method in ("update", "masked_update"):
+      if method in vars(cls):
+        setattr(cls, method, _checking_inputs(vars(cls)[method]))
 
   # -- what subclasses write -------------------------------------------------
 
@@ -351,7 +416,19 @@ class Metric:
   # -- derived ---------------------------------------------------------------
 
   def merge(self, a: State, b: State) -> State:
-    """Combines two partial states; associative and commutative."""
+    """Combines two partial states; associative and commutative.
+
+    Both must be states of this metric: a state of another structure or
+    with other leaf shapes raises a ``ValueError`` at trace time. States are
+    plain arrays and do not record their configuration, so two
+    configurations with equal state shapes (``AUC(num_thresholds=3)`` and
+    ``AUC(thresholds=[0.5])``, or `MeanSquaredError` and
+    `MeanAbsoluteError`) cannot be told apart here: merge states of the
+    metric that made them. (A configuration tag in the state would be a
+    leaf that every sync all-reduces and that cannot be compared inside
+    ``jit``.)
+    """
+    check_state(self, "merge", a=a, b=b)
     return _map_kind(self.reductions(), _merge_leaf, a, b)
 
   def sync(self, state: State, axis_name) -> State:
@@ -369,6 +446,7 @@ class Metric:
     global batch to a replicated ``state``; or keep per-device states and
     sync once before `compute`.
     """
+    check_state(self, "sync", state=state)
     return _map_kind(self.reductions(),
                      lambda kind, leaf: _sync_leaf(kind, leaf, axis_name), state)
 
@@ -535,3 +613,6 @@ def register(cls):
   if cls.__module__.startswith("jmetrics.") and not cls.__name__.startswith("_"):
     REGISTERED[cls.__name__] = cls
   return cls
+
+
+Metric.masked_update = _checking_inputs(Metric.masked_update)

@@ -12,12 +12,67 @@ from __future__ import annotations
 
 import numbers
 
+import jax
 import numpy as np
 import jax.numpy as jnp
 
 
 def shape_of(x) -> tuple:
-  return tuple(np.shape(x))
+  shape = getattr(x, "shape", None)
+  if shape is not None:
+    return tuple(shape)
+  try:
+    return tuple(np.shape(x))
+  except jax.errors.TracerArrayConversionError:
+    return tuple(jnp.shape(jnp.asarray(x)))  # a Python list of traced values
+
+
+def _is_numeric_dtype(dtype) -> bool:
+  """Bools, integers and real floats (bfloat16 and float16 included)."""
+  return dtype == np.bool_ or (jnp.issubdtype(dtype, jnp.number)
+                               and not jnp.issubdtype(dtype, jnp.complexfloating))
+
+
+def numeric_input(metric, name: str, x):
+  """An input of `update` as an array of numbers, or a clear error.
+
+  JAX arrays (traced or not) pass as they are; anything else is read with
+  NumPy, and a Python list holding traced values (a list built inside a
+  jitted function) becomes one traced array.
+
+  Raises:
+    TypeError: for ``None``, strings, complex numbers, or objects that are
+      not numbers (an object array holding ``None``), naming the metric and
+      the argument.
+    ValueError: for ragged nested lists.
+  """
+  if isinstance(x, jax.Array):
+    if not _is_numeric_dtype(x.dtype):
+      raise TypeError(f"{type(metric).__name__}: {name} must hold real numbers "
+                      f"or bools, got an array of dtype {x.dtype}")
+    return x
+  if x is None:
+    raise TypeError(f"{type(metric).__name__}: {name} must be an array of "
+                    "numbers, got None")
+  try:
+    array = np.asarray(x)
+  except jax.errors.TracerArrayConversionError:
+    return numeric_input(metric, name, jnp.asarray(x))
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"{type(metric).__name__}: {name} must be a rectangular "
+                     f"array of numbers ({e})") from None
+  if array.dtype == object:
+    try:  # numbers held as Python objects (e.g. from pandas) are numbers
+      array = np.asarray(array.tolist(), dtype=np.result_type(
+          *{type(v) for v in array.ravel().tolist()}))
+    except (TypeError, ValueError):
+      pass
+  if not _is_numeric_dtype(array.dtype):
+    kinds = sorted({type(v).__name__ for v in np.ravel(array).tolist()[:1000]})
+    held = ", ".join(kinds) if array.dtype == object else f"dtype {array.dtype}"
+    raise TypeError(f"{type(metric).__name__}: {name} must hold real numbers "
+                    f"or bools, got {type(x).__name__} holding {held}")
+  return array
 
 
 def fail(metric, message: str) -> ValueError:

@@ -19,6 +19,12 @@ power-of-two grid, and one ``psum`` adds the pairs split into three float32
 "limbs" on that grid, whose device sums are exact (up to 128 devices), so
 integer totals stay exact and fractional ones keep double-float precision.
 
+Infinities and NaN behave as in a float32 sum: a total that meets ``+inf``
+stays ``+inf``, ``+inf`` and ``-inf`` together give NaN, and NaN stays NaN, on
+every path (adds, merges, device sums). The error terms of the error-free
+transformations would compute ``inf - inf``; where the rounded sum is not
+finite the pair is ``(sum, 0)`` instead.
+
 All functions are pure, elementwise and jit-able; shapes broadcast like
 ``jnp.add``.
 """
@@ -58,6 +64,15 @@ def _fast_two_sum(a, b):
   return s, b - (s - a)
 
 
+def _pair(hi, lo, rounded_sum) -> Wide:
+  """``Wide(hi, lo)`` where the total is finite; elsewhere ``(total, 0)``,
+  the total being the plain float32 sum ``rounded_sum`` when that is inf or
+  NaN (the error terms then hold NaN, not the rest of a finite total)."""
+  finite = jnp.isfinite(hi)
+  special = jnp.where(jnp.isfinite(rounded_sum), hi, rounded_sum)
+  return Wide(jnp.where(finite, hi, special), jnp.where(finite, lo, 0.0))
+
+
 def wide_zeros(shape=()) -> Wide:
   """A zero total of the given shape."""
   zeros = jnp.zeros(shape, _F32)
@@ -71,7 +86,7 @@ def wide_add(acc: Wide, x) -> Wide:
   x = jax.lax.optimization_barrier(
       jnp.broadcast_to(jnp.asarray(x, _F32), np.shape(acc.hi)))
   s, err = _two_sum(acc.hi, x)
-  return Wide(*_fast_two_sum(s, acc.lo + err))
+  return _pair(*_fast_two_sum(s, acc.lo + err), s)
 
 
 def wide_add_int(acc: Wide, counts) -> Wide:
@@ -92,7 +107,7 @@ def wide_add_counts(acc: Wide, increment) -> Wide:
 def wide_merge(a: Wide, b: Wide) -> Wide:
   """Sums two totals; exact for integer totals below 2**47."""
   s, err = _two_sum(a.hi, b.hi)
-  return Wide(*_fast_two_sum(s, (a.lo + b.lo) + err))
+  return _pair(*_fast_two_sum(s, (a.lo + b.lo) + err), s)
 
 
 def wide_value(acc: Wide) -> jax.Array:
@@ -141,12 +156,22 @@ def wide_psum(acc: Wide, axis_name) -> Wide:
 
   Two all-reduces of state size: a ``pmax`` of ``|hi|`` fixes a common grid,
   then one ``psum`` adds the three grid-aligned limbs of `_limbs`, whose
-  device sums are exact, and the limbs are folded back into a pair.
+  device sums are exact, and the limbs are folded back into a pair. Totals
+  that are inf or NaN travel in a fourth row of the same ``psum``, so they
+  combine as float32 sums do (``inf + 1 = inf``, ``inf - inf = NaN``).
   """
-  largest = jax.lax.pmax(jnp.abs(acc.hi), axis_name)
+  finite = jnp.isfinite(acc.hi)
+  finite_part = Wide(jnp.where(finite, acc.hi, 0.0), jnp.where(finite, acc.lo, 0.0))
+  largest = jax.lax.pmax(jnp.abs(finite_part.hi), axis_name)
   _, exponent = jnp.frexp(largest)
   bound = jnp.ldexp(jnp.ones_like(largest), jnp.minimum(exponent, 127))
-  return _from_limbs(jax.lax.psum(_limbs(acc, bound), axis_name))
+  rows = jnp.concatenate([_limbs(finite_part, bound),
+                          jnp.where(finite, 0.0, acc.hi)[None]])
+  summed = jax.lax.psum(rows, axis_name)
+  special = summed[-1]
+  total = _from_limbs(summed[:-1])
+  keep = special == 0.0
+  return Wide(jnp.where(keep, total.hi, special), jnp.where(keep, total.lo, 0.0))
 
 
 def _merge_pairs(a, b):
