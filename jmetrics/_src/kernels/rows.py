@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from jmetrics._src.kernels import dispatch
 from jmetrics._src.kernels import ffi
+from jmetrics._src.numerics import arithmetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,5 +92,5 @@ def in_top_k(labels, scores, k: int) -> jax.Array:
   scores = jnp.asarray(scores)
   labels = jnp.asarray(labels)
   if scores.dtype == jnp.float32 and scores.size > 0:
-    labels = labels.astype(jnp.int32)
+    labels = arithmetic.class_ids(labels)
   return IN_TOP_K(k, labels, scores)

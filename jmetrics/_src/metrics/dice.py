@@ -297,9 +297,17 @@ class Dice(base.Metric):
                        for total, inc in zip(state, increments)))
 
   def compute(self, state: DiceState) -> jax.Array:
-    """Dice per class (``average=None``) or averaged; 0 on an empty state."""
+    """Dice per class (``average=None``) or averaged; 0 on an empty state.
+
+    A class whose totals are not finite (a NaN or infinite score or weight
+    reached them) is NaN, and so is any average over it: ``x / inf`` would
+    otherwise pass an infinite prediction off as a Dice of 0.
+    """
     inter, true, pred = (wide.wide_value(total) for total in state)
-    dice = arithmetic.divide_no_nan(2.0 * inter, true + pred + self.epsilon)
+    finite = jnp.isfinite(inter) & jnp.isfinite(true) & jnp.isfinite(pred)
+    dice = jnp.where(
+        finite, arithmetic.divide_no_nan(2.0 * inter, true + pred + self.epsilon),
+        jnp.nan)
     if self.num_classes is None or self.average is None:
       return self.result_dtype(dice)
     counted = jnp.ones(self._shape(), bool)
@@ -310,7 +318,7 @@ class Dice(base.Metric):
       value = arithmetic.divide_no_nan(
           2.0 * keep(inter), keep(true) + keep(pred) + self.epsilon)
     elif self.average == "macro":
-      present = counted & (true + pred > 0)
+      present = counted & ((true + pred > 0) | ~finite)
       value = arithmetic.divide_no_nan(jnp.sum(jnp.where(present, dice, 0.0)),
                                       jnp.sum(present.astype(_F32)))
     else:  # "weighted" by true support.

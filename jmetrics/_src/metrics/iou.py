@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import collections.abc
 import math
-import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -147,11 +146,12 @@ def _class_ids(x, num_classes, integer_mode):
   Keras converts labels to its accumulator dtype first. An integer dtype
   truncates floats toward zero (``-0.5`` becomes class 0); a floating one
   keeps them, so its bounds mask sees ``-0.5`` and drops it. Out-of-range
-  integer ids are dropped by the kernel itself.
+  integer ids are dropped by the kernel itself, and so is a NaN label
+  (`arithmetic.class_ids`), as in Keras.
   """
   x = jnp.asarray(x)
   if integer_mode or not jnp.issubdtype(x.dtype, jnp.floating):
-    ids = x.astype(_I32)
+    ids = arithmetic.class_ids(x)
     return ids, ids, None
   values = x.astype(_F32)
   in_range = (values >= 0) & (values < num_classes)
@@ -180,11 +180,11 @@ def _weights(metric, sample_weight, y_true_shape, integer_mode):
           f"{size} elements")
     weights = jnp.broadcast_to(weights, y_true_shape).reshape(-1)
   if integer_mode and jnp.issubdtype(weights.dtype, jnp.floating):
-    warnings.warn(
+    checks.warn_user(
         f"{type(metric).__name__}: sample_weight is {weights.dtype} but dtype "
         f"is {metric.dtype!r}, an integer accumulator as in Keras: weights are "
         f"truncated toward zero. Pass integer weights, or dtype='float32' to "
-        f"keep fractional weights.", UserWarning, stacklevel=4)
+        f"keep fractional weights.")
     weights = jnp.trunc(weights)
   return weights.astype(_F32)
 

@@ -19,6 +19,7 @@ import optax
 
 from jmetrics._src import base
 from jmetrics._src.metrics import reduction
+from jmetrics._src.numerics import arithmetic
 from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import weighting
 
@@ -245,12 +246,12 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
     labels, valid, axis = self._labels(y_true, y_pred)
     y_pred = checks.as_float(y_pred)
     # Keras truncates labels to int32 and one-hot encodes them, so labels
-    # outside [0, num_classes) select no class and cost 0. The one-hot
+    # outside [0, num_classes) (NaN included) select no class and cost 0. The one-hot
     # product is written as a select that XLA fuses into the class sum (no
     # N x C target or product array); ``0 * log_p`` keeps Keras' NaN where an
     # unselected log-probability is infinite.
     classes = jax.lax.broadcasted_iota(jnp.int32, y_pred.shape, axis)
-    selected = classes == jnp.expand_dims(labels.astype(jnp.int32), axis)
+    selected = classes == jnp.expand_dims(arithmetic.class_ids(labels), axis)
     log_p = _log_probabilities(y_pred, self.from_logits, axis)
     loss = -jnp.sum(jnp.where(selected, log_p, 0.0 * log_p), axis=axis)
     if valid is not None:

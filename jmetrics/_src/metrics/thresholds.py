@@ -105,7 +105,8 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
     weights = jnp.expand_dims(jnp.asarray(sample_weight, jnp.float32), -1)
     _, weights = weighting.squeeze_or_expand_to_same_rank(
         y_true, weights, expand_rank_1=False)
-    checks.check_broadcast(metric, "sample_weight", weights, y_true.shape)
+    checks.check_broadcast(metric, "sample_weight", weights, y_true.shape,
+                           given=sample_weight)
   if top_k is not None:
     if y_pred.ndim == 0 or top_k > y_pred.shape[-1]:
       raise checks.fail(metric, f"top_k={top_k} needs y_pred with at least "
@@ -125,7 +126,8 @@ def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None)
     if top_k is None:
       y_pred = counted
   if weights is not None:
-    checks.check_broadcast(metric, "sample_weight", weights, counted.shape)
+    checks.check_broadcast(metric, "sample_weight", weights, counted.shape,
+                           given=sample_weight)
     if top_k is None:
       weights = jnp.broadcast_to(weights, counted.shape)
   return y_true, y_pred, weights

@@ -11,6 +11,9 @@ values; `base.Check` builds the per-field config checks on them.
 from __future__ import annotations
 
 import numbers
+import os
+import sys
+import warnings
 
 import jax
 import numpy as np
@@ -25,6 +28,15 @@ def shape_of(x) -> tuple:
     return tuple(np.shape(x))
   except jax.errors.TracerArrayConversionError:
     return tuple(jnp.shape(jnp.asarray(x)))  # a Python list of traced values
+
+
+def warn_user(message: str, category=UserWarning) -> None:
+  """Warns at the first caller outside the package (the user's line)."""
+  package = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+  frame, level = sys._getframe(1), 2
+  while frame is not None and frame.f_code.co_filename.startswith(package):
+    frame, level = frame.f_back, level + 1
+  warnings.warn(message, category, stacklevel=level)
 
 
 def _is_numeric_dtype(dtype) -> bool:
@@ -92,16 +104,23 @@ def check_min_rank(metric, name, x, min_rank):
                f"dimension(s), got shape {shape_of(x)}")
 
 
-def check_broadcast(metric, name, x, target_shape):
-  """``x`` must broadcast to ``target_shape`` (e.g. a sample weight)."""
+def check_broadcast(metric, name, x, target_shape, given=None):
+  """``x`` must broadcast to ``target_shape`` (e.g. a sample weight).
+
+  ``given`` is the argument as the user passed it, when ``x`` is its
+  rank-aligned form: the message then names the user's shape first.
+  """
   target_shape = tuple(target_shape)
   try:
     fits = np.broadcast_shapes(shape_of(x), target_shape) == target_shape
   except ValueError:
     fits = False
   if not fits:
-    raise fail(metric, f"{name} of shape {shape_of(x)} does not broadcast to "
-               f"shape {target_shape}")
+    shape = shape_of(x) if given is None else shape_of(given)
+    aligned = ("" if given is None or shape_of(given) == shape_of(x) else
+               f" (aligned to the inputs' rank as {shape_of(x)})")
+    raise fail(metric, f"{name} of shape {shape}{aligned} does not broadcast "
+               f"to shape {target_shape}")
 
 
 def as_float(x):

@@ -44,13 +44,15 @@ def samplewise(metric, values, sample_weight, reduce_fn=jnp.mean):
     per-sample weights (``None`` if none were given).
   """
   values = checks.as_float(values)
+  given = sample_weight
   if sample_weight is not None:
     sample_weight = checks.as_float(sample_weight)
     values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
     weight_ndim, values_ndim = sample_weight.ndim, values.ndim
     if values_ndim > weight_ndim:
       values = reduce_fn(values, axis=tuple(range(weight_ndim, values_ndim)))
-    checks.check_broadcast(metric, "sample_weight", sample_weight, values.shape)
+    checks.check_broadcast(metric, "sample_weight", sample_weight, values.shape,
+                           given=given)
     sample_weight = jnp.broadcast_to(sample_weight, values.shape)
     values = values * sample_weight
     if weight_ndim > 1:
