@@ -1,7 +1,9 @@
 """jmetrics: Keras' metrics catalogue as pure, jit-able, mergeable JAX functions."""
 
+from jmetrics._src.base import LabelDomain
 from jmetrics._src.base import Metric
 from jmetrics._src.base import metric_dataclass
+from jmetrics._src.composition.checked import Checked
 from jmetrics._src.composition.collection import Collection
 from jmetrics._src.composition.collection import flatten_results
 from jmetrics._src.composition.collection import Inputs
@@ -114,6 +116,7 @@ __all__ = (
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
+    "Checked",
     "Collection",
     "ConcordanceCorrelation",
     "ConfusionCountState",
@@ -135,6 +138,7 @@ __all__ = (
     "IoU",
     "IoUState",
     "KLDivergence",
+    "LabelDomain",
     "LogCoshError",
     "Max",
     "Mean",

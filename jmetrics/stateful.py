@@ -13,6 +13,7 @@ import threading
 from typing import Any, Iterable
 
 import jax
+from jax.experimental import checkify
 import numpy as np
 
 from jmetrics._src import base
@@ -21,6 +22,11 @@ from jmetrics._src.composition import registry
 
 def _update(metric, state, args, kwargs):
   return metric.update(state, *args, **kwargs)
+
+
+def _checked_update(metric, state, args, kwargs):
+  return checkify.checkify(_update, errors=checkify.user_checks)(
+      metric, state, args, kwargs)
 
 
 def _compute(metric, state):
@@ -34,6 +40,7 @@ def _merge(metric, a, b):
 # Module-level so that every facade of an equal config shares one compilation:
 # the metric is a static (leafless) pytree, so its config keys the jit cache.
 _jit_update = jax.jit(_update)
+_jit_checked_update = jax.jit(_checked_update)
 _jit_compute = jax.jit(_compute)
 _jit_merge = jax.jit(_merge)
 
@@ -119,6 +126,14 @@ class Stateful:
     """
     args = tuple(_as_input(a) for a in args)
     kwargs = {k: _as_input(v) for k, v in kwargs.items()}
+    if self.metric.has_value_checks and self._jit:
+      # A `Checked` metric's checks, functionalised; a failed one raises
+      # here (which waits for the update: checks are opt-in).
+      with self._lock:
+        error, state = _jit_checked_update(self.metric, self.state, args, kwargs)
+        error.throw()
+        self.state = state
+      return
     update = _jit_update if self._jit else _update
     with self._lock:
       self.state = update(self.metric, self.state, args, kwargs)

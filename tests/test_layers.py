@@ -17,7 +17,8 @@ LAYERS = (
      "metrics.auc", "metrics.confusion", "metrics.dice", "metrics.f_score",
      "metrics.hinge", "metrics.iou", "metrics.probabilistic",
      "metrics.regression"},
-    {"composition.registry", "composition.collection", "composition.records"},
+    {"composition.registry", "composition.collection", "composition.records",
+     "composition.checked"},
     {"jmetrics.stateful", "jmetrics.linen", "jmetrics.nnx", "jmetrics.wide"},
 )
 

@@ -15,7 +15,7 @@ import functools
 import inspect
 import math
 import re
-from typing import Any, Callable, Hashable, Mapping, Optional
+from typing import Any, Callable, Hashable, Mapping, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -368,6 +368,20 @@ def config_checks_of(cls) -> dict:
   return merged
 
 
+class LabelDomain(NamedTuple):
+  """What ``y_true`` may hold, for the opt-in value checks of `Checked`.
+
+  Attributes:
+    high: labels lie in ``[0, high]``, or are class ids in ``[0, high)``.
+    class_ids: whether labels are integer class ids.
+    ignore: a label value allowed besides (the metric's ``ignore_class``).
+  """
+
+  high: float
+  class_ids: bool = False
+  ignore: Optional[int] = None
+
+
 class Metric:
   """Base class of every jmetrics metric.
 
@@ -412,6 +426,17 @@ class Metric:
   def reductions(self) -> Any:
     """Per-leaf reduction kinds, as a pytree prefix of the state."""
     return SUM
+
+  def label_domain(self, y_true, y_pred) -> Optional[LabelDomain]:
+    """What ``y_true`` may hold (`LabelDomain`), or None if anything goes.
+
+    Only `Checked` reads it; metrics that take class ids or 0/1 labels say
+    so, given the inputs' shapes.
+    """
+    del y_true, y_pred
+    return None
+
+  has_value_checks = False  # whether `update` emits checkify checks
 
   # -- derived ---------------------------------------------------------------
 

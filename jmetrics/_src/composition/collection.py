@@ -240,6 +240,10 @@ class Routed(base.Metric):
   def reductions(self):
     return self.metric.reductions()
 
+  @property
+  def has_value_checks(self) -> bool:
+    return self.metric.has_value_checks
+
 
 def route(metric, **sources) -> Routed:
   """Feeds ``metric``'s inputs from inputs of other names.
@@ -382,6 +386,10 @@ class Collection(base.Metric):
   def metrics(self) -> dict:
     """``{name: metric}``."""
     return dict(self.members)
+
+  @property
+  def has_value_checks(self) -> bool:
+    return any(metric.has_value_checks for _, metric in self.members)
 
   def __getitem__(self, name: str) -> base.Metric:
     for key, metric in self.members:

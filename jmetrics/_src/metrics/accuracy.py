@@ -286,6 +286,10 @@ class SparseCategoricalAccuracy(reduction.SampleMeanMetric):
   name: str = "sparse_categorical_accuracy"
   dtype: Any = None
 
+  def label_domain(self, y_true, y_pred):
+    """Class ids in ``[0, C)``."""
+    return base.LabelDomain(checks.shape_of(y_pred)[-1], class_ids=True)
+
   def values(self, y_true, y_pred) -> jax.Array:
     """1.0 per sample where ``y_true == argmax(y_pred)``, else 0.0.
 
@@ -416,6 +420,10 @@ class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
   from_sorted_ids: bool = False
 
   config_checks = {"k": _K, "from_sorted_ids": base.boolean()}
+
+  def label_domain(self, y_true, y_pred):
+    """Class ids in ``[0, C)``."""
+    return base.LabelDomain(checks.shape_of(y_pred)[-1], class_ids=True)
 
   def values(self, y_true, y_pred) -> jax.Array:
     """1.0 per sample where ``y_true`` is in the top ``k`` of ``y_pred``.

@@ -284,6 +284,10 @@ class AUC(base.Metric):
       "from_logits": base.cast(bool),
   }
 
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
+
   def validate(self):
     if self.thresholds is not None:  # num_thresholds is then ignored.
       self._set_config(num_thresholds=len(self.thresholds) + 2)
@@ -507,6 +511,10 @@ class MeanAveragePrecision(base.Metric):
       "num_thresholds": _NUM_THRESHOLDS,
       "from_logits": base.cast(bool),
   }
+
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
 
   @functools.cached_property
   def grid(self) -> thr.Thresholds:

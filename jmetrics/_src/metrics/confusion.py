@@ -136,6 +136,10 @@ class _ConfusionCount(base.Metric):
   _CELL = None
   config_checks = {"thresholds": check_thresholds}
 
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
+
   @property
   def grid(self) -> thresholds_lib.Thresholds:
     """The thresholds (0.5 if none were given), as a static kernel grid."""
@@ -292,6 +296,10 @@ class _TopKRatio(base.Metric):
                    "top_k": base.integer(minimum=1, optional=True),
                    "class_id": _CLASS_ID}
 
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
+
   @property
   def grid(self) -> thresholds_lib.Thresholds:
     """The thresholds as a static grid: 0.5 by default, ``-1e10`` with top_k."""
@@ -424,6 +432,10 @@ class _AtConstraint(base.Metric):
   _TARGET = None  # The field holding the target; each subclass checks it.
   config_checks = {"num_thresholds": base.integer(minimum=1),
                    "class_id": _CLASS_ID}
+
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
 
   @property
   def grid(self) -> thresholds_lib.Thresholds:

@@ -250,6 +250,14 @@ class Dice(base.Metric):
       "dtype": base.floating_dtype(),
   }
 
+  def label_domain(self, y_true, y_pred):
+    """Binary: labels in ``[0, 1]``; multi-class: class ids in ``[0, C)``
+    or ``ignore_class``."""
+    if self.num_classes is None:
+      return base.LabelDomain(1.0)
+    return base.LabelDomain(self.num_classes, class_ids=True,
+                            ignore=self.ignore_class)
+
   def validate(self):
     if self.num_classes is None:
       if self.average is None:

@@ -107,6 +107,10 @@ class _FScore(base.Metric):
       "dtype": base.floating_dtype(),
   }
 
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
+
   def validate(self):
     if self.num_classes is None and self.average != "micro":
       raise self.error(

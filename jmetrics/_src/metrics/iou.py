@@ -283,6 +283,11 @@ class ConfusionMatrix(base.Metric):
       "dtype": _DTYPE,
   }
 
+  def label_domain(self, y_true, y_pred):
+    """Class ids in ``[0, C)``, or ``ignore_class``."""
+    return base.LabelDomain(self.num_classes, class_ids=True,
+                            ignore=self.ignore_class)
+
   def validate(self):
     if self.dtype is not None and _is_integer_mode(self.dtype) and self.normalize:
       raise self.error(f"dtype={self.dtype!r} is an integer dtype, which cannot "
@@ -355,6 +360,13 @@ class _IoUBase(base.Metric):
       "axis": base.integer(),
       "dtype": _DTYPE,
   }
+
+  def label_domain(self, y_true, y_pred):
+    """Class ids in ``[0, C)`` or ``ignore_class``; one-hot labels in [0, 1]."""
+    if not self.sparse_y_true:
+      return base.LabelDomain(1.0)
+    return base.LabelDomain(self.num_classes, class_ids=True,
+                            ignore=self.ignore_class)
 
   def validate(self):
     num_classes = self.num_classes

@@ -95,6 +95,10 @@ class BinaryCrossentropy(reduction.SampleMeanMetric):
 
   config_checks = {"label_smoothing": _LABEL_SMOOTHING}
 
+  def label_domain(self, y_true, y_pred):
+    """Labels in ``[0, 1]``."""
+    return base.LabelDomain(1.0)
+
   def elementwise(self, y_true, y_pred) -> jax.Array:
     """The cross-entropy of each element, before the mean over an axis."""
     y_true, y_pred = checks.same_shape_floats(self, y_true, y_pred)
@@ -221,6 +225,11 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
           "{value!r}"),
       "axis": _AXIS,
   }
+
+  def label_domain(self, y_true, y_pred):
+    """Class ids in ``[0, C)``, or ``ignore_class``."""
+    return base.LabelDomain(checks.shape_of(y_pred)[self.axis], class_ids=True,
+                            ignore=self.ignore_class)
 
   def _labels(self, y_true, y_pred):
     """``(labels, valid, axis)``: float labels shaped like the loss."""
