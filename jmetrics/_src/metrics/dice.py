@@ -332,6 +332,7 @@ class Dice(base.Metric):
     else:  # "weighted" by true support.
       support = jnp.where(counted, true, 0.0)
       value = arithmetic.divide_no_nan(jnp.sum(support * dice), jnp.sum(support))
+    value = jnp.where(jnp.any(counted & ~finite), jnp.nan, value)
     return self.result_dtype(value)
 
   # -- inputs ------------------------------------------------------------------
