@@ -17,6 +17,7 @@ from jax.experimental import checkify
 import jmetrics as jm
 from jmetrics._src.kernels import ffi
 from jmetrics._src.numerics import wide
+from tests import catalogue
 
 INF, NAN = np.inf, np.nan
 
@@ -380,3 +381,50 @@ def test_special_scores_and_weights_are_the_same_on_both_paths(metric, special,
     xla = run()
   np.testing.assert_array_equal(np.asarray(metric.compute(native)),
                                 np.asarray(metric.compute(xla)))
+
+
+# -- specials are the same single, merged and synced --------------------------------
+
+ROWED = [entry for entry in catalogue.ENTRIES if entry.batch_axis]
+
+
+def _special_batch(entry, where):
+  rng = np.random.default_rng(11)
+  args = [np.array(a) for a in entry.make_inputs(rng, 16)]
+  weight = catalogue.row_weights(entry, rng, 16)
+  if where == "y_pred" and np.issubdtype(args[-1].dtype, np.floating):
+    args[-1].reshape(16, -1)[5, 0] = NAN
+  elif where == "weight" and weight is not None:
+    weight.reshape(16, -1)[5, 0] = INF
+  else:
+    return None
+  return tuple(args), weight
+
+
+def _assert_same(got, want, what):
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(w), err_msg=what)
+    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=what)
+
+
+@pytest.mark.parametrize("where", ["y_pred", "weight"])
+@pytest.mark.parametrize("entry", ROWED, ids=str)
+def test_specials_give_one_result_single_merged_and_synced(entry, where):
+  batch = _special_batch(entry, where)
+  if batch is None:
+    return  # integer predictions or an unweighted entry: nothing special to hold
+  args, weight = batch
+  metric = entry.metric
+  whole = metric.compute(metric.update(metric.init(), *args, sample_weight=weight))
+  halves = [metric.update(metric.init(), *(a[s] for a in args),
+                          sample_weight=None if weight is None else weight[s])
+            for s in (slice(0, 8), slice(8, 16))]
+  _assert_same(metric.compute(metric.merge(*halves)), whole, f"{entry.id}: merged")
+  shards = tuple(a.reshape((8, 2) + a.shape[1:]) for a in args)
+  shard_weight = None if weight is None else weight.reshape((8, 2) + weight.shape[1:])
+  synced = jax.pmap(
+      lambda a, w: metric.sync(metric.update(metric.init(), *a, sample_weight=w), "d"),
+      axis_name="d")(shards, shard_weight)
+  _assert_same(metric.compute(jax.tree.map(lambda x: x[0], synced)), whole,
+               f"{entry.id}: synced")

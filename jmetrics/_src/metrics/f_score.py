@@ -204,7 +204,8 @@ class _FScore(base.Metric):
     if sample_weight is not None:
       weight = jnp.asarray(sample_weight).astype(compute_dtype).astype(_F32)
       weight = jnp.broadcast_to(weight, pred.shape[:1])[:, None]
-      weighted_pred, weighted_true = pred * weight, true * weight
+      weighted_pred = weighting.times_weight(pred, weight)
+      weighted_true = weighting.times_weight(true, weight)
     else:
       weighted_pred, weighted_true = pred, true
     increments = (jnp.sum(weighted_pred * true, axis=axis),

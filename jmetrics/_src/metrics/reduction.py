@@ -247,7 +247,8 @@ class MeanTensor(base.Metric):
     return jnp.broadcast_to(checks.as_float(weight), values.shape)
 
   def _accumulate(self, state, values, weight) -> MeanTensorState:
-    return MeanTensorState(wide.wide_add(state.total, values * weight),
+    return MeanTensorState(wide.wide_add(state.total,
+                                         weighting.times_weight(values, weight)),
                            wide.wide_add(state.count, weight))
 
   def compute(self, state: MeanTensorState) -> jax.Array:

@@ -28,6 +28,20 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
   return x1, x2
 
 
+def times_weight(values, weight):
+  """``values * weight`` with IEEE semantics whatever XLA makes of it.
+
+  XLA rewrites ``convert(bool) * w`` (a 0/1 value, as accuracies produce
+  them, times a weight) into ``select(bool, w, 0)``, so ``0 * inf`` and
+  ``0 * NaN`` would give 0 in a compiled update and NaN in an eager one.
+  Written as selects, a zero value times an infinite or NaN weight is NaN
+  on every path, as IEEE arithmetic defines it.
+  """
+  product = values * weight
+  zero_times_special = (values == 0) & ~jnp.isfinite(weight)
+  return jnp.where(zero_times_special, jnp.nan, product)
+
+
 def samplewise(metric, values, sample_weight, reduce_fn=jnp.mean):
   """Reduces ``values`` to one value per sample, weighting them like Keras.
 
@@ -54,7 +68,7 @@ def samplewise(metric, values, sample_weight, reduce_fn=jnp.mean):
     checks.check_broadcast(metric, "sample_weight", sample_weight, values.shape,
                            given=given)
     sample_weight = jnp.broadcast_to(sample_weight, values.shape)
-    values = values * sample_weight
+    values = times_weight(values, sample_weight)
     if weight_ndim > 1:
       sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, weight_ndim)))
   if values.ndim > 1:
