@@ -45,14 +45,24 @@ _jit_compute = jax.jit(_compute)
 _jit_merge = jax.jit(_merge)
 
 
+class _NotNumeric(Exception):
+  """An input ``jit`` cannot take; the metric's own check names it."""
+
+
 def _as_input(x):
   """Python lists and numbers become NumPy arrays before crossing ``jit``.
 
   Otherwise ``jit`` would see a list as a pytree of scalars, one traced
-  argument per element and one compilation per length.
+  argument per element and one compilation per length. Inputs that are not
+  arrays of numbers raise `_NotNumeric`.
   """
-  if isinstance(x, (list, tuple, int, float, bool)):
-    return np.asarray(x)
+  if isinstance(x, (list, tuple, int, float, bool, str)) or x is None:
+    try:
+      x = np.asarray(x)
+    except (TypeError, ValueError):
+      raise _NotNumeric() from None
+  if isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind in "US"):
+    raise _NotNumeric()
   return x
 
 
@@ -124,8 +134,15 @@ class Stateful:
       **kwargs: keyword inputs (``sample_weight=``, or a collection's
         named inputs).
     """
-    args = tuple(_as_input(a) for a in args)
-    kwargs = {k: _as_input(v) for k, v in kwargs.items()}
+    try:
+      args = tuple(_as_input(a) for a in args)
+      kwargs = {k: v if v is None else _as_input(v) for k, v in kwargs.items()}
+    except _NotNumeric:
+      # Not for jit: the eager update reads them as the metric does (numbers
+      # held as objects), or raises its error naming the argument.
+      with self._lock:
+        self.state = self.metric.update(self.state, *args, **kwargs)
+      return
     if self.metric.has_value_checks and self._jit:
       # A `Checked` metric's checks, functionalised; a failed one raises
       # here (which waits for the update: checks are opt-in).

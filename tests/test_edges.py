@@ -190,6 +190,13 @@ def test_non_numeric_input_names_the_metric_and_the_argument(metric, argument,
                   sample_weight=inputs["sample_weight"])
 
 
+@pytest.mark.parametrize("label, bad, error", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_non_numeric_input_through_stateful_names_the_metric(label, bad, error):
+  facade = jm.Stateful(jm.AUC())
+  with pytest.raises(error, match=r"^AUC: y_true "):
+    facade.update_state(bad, [0.1, 0.2, 0.3])
+
+
 def test_numbers_held_as_objects_are_numbers():
   labels = np.array([0, 1, 1, 0], dtype=object)
   metric = jm.MeanIoU(num_classes=2)
