@@ -156,22 +156,19 @@ def wide_psum(acc: Wide, axis_name) -> Wide:
 
   Two all-reduces of state size: a ``pmax`` of ``|hi|`` fixes a common grid,
   then one ``psum`` adds the three grid-aligned limbs of `_limbs`, whose
-  device sums are exact, and the limbs are folded back into a pair. Totals
-  that are inf or NaN travel in a fourth row of the same ``psum``, so they
-  combine as float32 sums do (``inf + 1 = inf``, ``inf - inf = NaN``).
+  device sums are exact, and the limbs are folded back into a pair. A total
+  that is inf or NaN is sent whole in the first limb (the grid is fixed by
+  the finite totals), so it combines as a float32 sum does (``inf + 1 =
+  inf``, ``inf - inf = NaN``).
   """
   finite = jnp.isfinite(acc.hi)
   finite_part = Wide(jnp.where(finite, acc.hi, 0.0), jnp.where(finite, acc.lo, 0.0))
   largest = jax.lax.pmax(jnp.abs(finite_part.hi), axis_name)
   _, exponent = jnp.frexp(largest)
   bound = jnp.ldexp(jnp.ones_like(largest), jnp.minimum(exponent, 127))
-  rows = jnp.concatenate([_limbs(finite_part, bound),
-                          jnp.where(finite, 0.0, acc.hi)[None]])
-  summed = jax.lax.psum(rows, axis_name)
-  special = summed[-1]
-  total = _from_limbs(summed[:-1])
-  keep = special == 0.0
-  return Wide(jnp.where(keep, total.hi, special), jnp.where(keep, total.lo, 0.0))
+  special = jnp.stack([acc.hi, jnp.zeros_like(acc.hi), jnp.zeros_like(acc.hi)])
+  limbs = jnp.where(finite, _limbs(finite_part, bound), special)
+  return _from_limbs(jax.lax.psum(limbs, axis_name))
 
 
 def _merge_pairs(a, b):
