@@ -6,14 +6,20 @@ All but `R2Score` average one value per sample, so they are
 per-sample values; the module-level functions (`mean_squared_error`, ...) are
 those per-sample values, as Keras exports them.
 
-`R2Score` accumulates weighted sums per output. Its total sum of squares,
-``sum(w y^2) - sum(w y)^2 / sum(w)``, cancels catastrophically in float32 when
-the targets' mean is large next to their spread (``y ~ 1000 + N(0, 1)`` loses
-most digits), so the sums are accumulated and combined in double-float
-arithmetic: products are summed from exact partial products of 12-bit halves,
-each batch is reduced with compensated sums, states merge (across devices
-too) as double-floats, and the final subtraction happens on ``hi + lo``
-pairs.
+`R2Score` accumulates weighted moments per output. Its total sum of
+squares, ``sum(w y^2) - sum(w y)^2 / sum(w)``, cancels catastrophically in
+float32 when the targets' mean is large next to their spread (``y ~ 1000 +
+N(0, 1)`` loses most digits; at 1e14 ``sum(y)^2`` overflows), and ``w y^2``
+overflows for large weights. So the moments are taken about a reference
+inside the data, with weights scaled by an exact power of two, in
+double-float arithmetic: products are summed from exact partial products of
+12-bit halves, each batch is reduced with compensated sums, states merge
+(across devices too) by moving one state's moments to the other's reference,
+and the final subtraction happens on ``hi + lo`` pairs (see `R2Score`).
+
+The per-sample correlations centre each slice twice (the second mean
+recovers what the float32 first one lost far from 0), so inputs offset by
+1e15 keep float32 precision of their spread.
 
 Inputs are cast to float32. ``y_true`` and ``y_pred`` must have the same shape
 after Keras' rank alignment (a trailing unit axis is squeezed or added when
@@ -129,25 +135,65 @@ def _cosine(y_true, y_pred, axis):
                  axis=axis)
 
 
+def _centered(x, mean):
+  """``x`` minus its mean, ``mean`` the (plain or masked) keepdims mean.
+
+  ``mean(x)`` in float32 of data far from 0 (``1e15 + N(0, 1e10)``) is off by
+  many ulps of the offset, a bias that the products of the centred values
+  turn into an error of ``bias^2 / var`` (about 4e-5 there). The
+  differences ``x - first`` are exact (Sterbenz) and small, so a second mean
+  of them recovers the bias to float32 precision of the spread.
+  """
+  # One value of the first mean for both uses: XLA may otherwise recompute
+  # the reduction in another order for each consumer, and the correction
+  # would correct a different mean from the one subtracted.
+  first = jax.lax.optimization_barrier(mean(x))
+  x = x - first
+  return x - mean(x)
+
+
+def _power_of_two_scale(x, largest):
+  """``x * 2**-e`` with ``2**e <= largest < 2**(e + 1)``: exact, and squares
+  of the result cannot overflow. ``largest`` is 0 for an all-zero slice."""
+  exponent = _floor_log2(jnp.where(largest > 0, largest, 1.0))
+  return _ldexp(x, -exponent)
+
+
 def _pearson(y_true, y_pred, axis):
-  y_true = y_true - jnp.mean(y_true, axis=axis, keepdims=True)
-  y_pred = y_pred - jnp.mean(y_pred, axis=axis, keepdims=True)
+  mean = lambda x: jnp.mean(x, axis=axis, keepdims=True)  # pylint: disable=unnecessary-lambda-assignment
+  y_true = _centered(y_true, mean)
+  y_pred = _centered(y_pred, mean)
+  # The coefficient does not change under scaling either input, so each is
+  # scaled by a power of two (exactly) before it is squared: spreads beyond
+  # 1e19 would overflow float32 squares.
+  largest = lambda x: jnp.max(jnp.abs(x), axis=axis, keepdims=True)  # pylint: disable=unnecessary-lambda-assignment
+  y_true = _power_of_two_scale(y_true, largest(y_true))
+  y_pred = _power_of_two_scale(y_pred, largest(y_pred))
   y_true = y_true / jnp.std(y_true, axis=axis, keepdims=True)
   y_pred = y_pred / jnp.std(y_pred, axis=axis, keepdims=True)
   return jnp.mean(y_true * y_pred, axis=axis)
 
 
+def _concordance_from(y_true, y_pred, mean):
+  """Lin's coefficient per slice, ``mean`` the (plain or masked) keepdims mean."""
+  # mean(y_true) - mean(y_pred) of two float32 means far from 0 is off by
+  # an ulp of the offset; the differences are exact where the two are close.
+  mean_gap = mean(y_true - y_pred)
+  y_true = _centered(y_true, mean)
+  y_pred = _centered(y_pred, mean)
+  true_var = mean(jnp.square(y_true))
+  pred_var = mean(jnp.square(y_pred))
+  # Keras writes the covariance as mean((y_true - pred_mean) * (y_pred -
+  # pred_mean)), which equals mean(centred * centred) exactly but, far from
+  # 0, multiplies the means' rounding error into it.
+  covar = mean(y_true * y_pred)
+  norm = true_var + pred_var + jnp.square(mean_gap)
+  return 2.0 * covar / (norm + _EPSILON)
+
+
 def _concordance(y_true, y_pred, axis):
-  true_mean = jnp.mean(y_true, axis=axis, keepdims=True)
-  pred_mean = jnp.mean(y_pred, axis=axis, keepdims=True)
-  true_var = jnp.var(y_true - true_mean, axis=axis, keepdims=True)
-  pred_var = jnp.var(y_pred - pred_mean, axis=axis, keepdims=True)
-  # Keras centres y_true on y_pred's mean here; since y_pred - pred_mean sums
-  # to zero this equals the textbook covariance, and copying it keeps the
-  # rounding identical to Keras.
-  covar = (y_true - pred_mean) * (y_pred - pred_mean)
-  norm = true_var + pred_var + jnp.square(true_mean - pred_mean)
-  return jnp.mean(2.0 * covar / (norm + _EPSILON), axis=axis)
+  mean = lambda x: jnp.mean(x, axis=axis, keepdims=True)  # pylint: disable=unnecessary-lambda-assignment
+  return jnp.squeeze(_concordance_from(y_true, y_pred, mean), axis)
 
 
 # Masked forms, for `masked_update` when ``axis`` covers the batch axis: the
@@ -167,22 +213,21 @@ def _masked_cosine(y_true, y_pred, axis, keep):
 
 
 def _masked_pearson(y_true, y_pred, axis, keep):
-  y_true = y_true - _masked_mean(y_true, keep, axis)
-  y_pred = y_pred - _masked_mean(y_pred, keep, axis)
-  y_true = y_true / jnp.sqrt(_masked_mean(jnp.square(y_true), keep, axis))
-  y_pred = y_pred / jnp.sqrt(_masked_mean(jnp.square(y_pred), keep, axis))
-  return jnp.squeeze(_masked_mean(y_true * y_pred, keep, axis), axis)
+  mean = lambda x: _masked_mean(x, keep, axis)  # pylint: disable=unnecessary-lambda-assignment
+  y_true = _centered(y_true, mean)
+  y_pred = _centered(y_pred, mean)
+  largest = lambda x: jnp.max(jnp.abs(x), axis=axis, keepdims=True,  # pylint: disable=unnecessary-lambda-assignment
+                              where=keep, initial=0.0)
+  y_true = _power_of_two_scale(y_true, largest(y_true))
+  y_pred = _power_of_two_scale(y_pred, largest(y_pred))
+  y_true = y_true / jnp.sqrt(mean(jnp.square(y_true)))
+  y_pred = y_pred / jnp.sqrt(mean(jnp.square(y_pred)))
+  return jnp.squeeze(mean(y_true * y_pred), axis)
 
 
 def _masked_concordance(y_true, y_pred, axis, keep):
-  mean = lambda x: _masked_mean(x, keep, axis)
-  variance = lambda x: mean(jnp.square(x - mean(x)))
-  true_mean, pred_mean = mean(y_true), mean(y_pred)
-  true_var = variance(y_true - true_mean)
-  pred_var = variance(y_pred - pred_mean)
-  covar = (y_true - pred_mean) * (y_pred - pred_mean)
-  norm = true_var + pred_var + jnp.square(true_mean - pred_mean)
-  return jnp.squeeze(mean(2.0 * covar / (norm + _EPSILON)), axis)
+  mean = lambda x: _masked_mean(x, keep, axis)  # pylint: disable=unnecessary-lambda-assignment
+  return jnp.squeeze(_concordance_from(y_true, y_pred, mean), axis)
 
 
 def mean_squared_error(y_true, y_pred) -> jax.Array:
@@ -760,17 +805,68 @@ def _df_subtract(a: wide.Wide, b: wide.Wide) -> wide.Wide:
   return wide.wide_merge(a, wide.Wide(-b.hi, -b.lo))
 
 
+def _df_mul(a: wide.Wide, b: wide.Wide) -> wide.Wide:
+  """``a * b`` for two double-floats."""
+  p, e = _two_prod(a.hi, b.hi)
+  return _renormalize(p, e + (a.hi * b.lo + a.lo * b.hi))
+
+
+def _pow2(e):
+  """``2**e`` exactly, for int32 ``e`` in [-126, 127], built from its bits."""
+  # Not jnp.ldexp / exp2: those go through pow, which need not be exact.
+  return jax.lax.bitcast_convert_type((e + 127) << 23, jnp.float32)
+
+
+def _ldexp(x, e):
+  """``x * 2**e`` for int32 ``e``: exact unless the result leaves float32's range."""
+  # Three steps of at most 2**126 each reach every exponent a float32 result
+  # can need; beyond that the result is 0 or inf anyway.
+  e = jnp.clip(e, -378, 381)
+  for _ in range(3):
+    step = jnp.clip(e, -126, 127)
+    x = x * _pow2(step)
+    e = e - step
+  return x
+
+
+def _ldexp_wide(a: wide.Wide, e) -> wide.Wide:
+  return wide.Wide(_ldexp(a.hi, e), _ldexp(a.lo, e))
+
+
+def _floor_log2(x):
+  """``floor(log2(x))`` of positive finite float32 ``x`` (subnormals included)."""
+  _, exponent = jnp.frexp(x)  # x = m * 2**exponent with m in [0.5, 1)
+  return exponent - 1
+
+
+def _as_exponent(scale):
+  """A float32 exponent field (-inf while empty) as int32, 0 where empty."""
+  return jnp.where(jnp.isfinite(scale), scale, 0.0).astype(jnp.int32)
+
+
 # -- R2Score -------------------------------------------------------------------
 
 
 class R2ScoreState(NamedTuple):
-  """Weighted per-output sums of `R2Score`, as double-float totals."""
+  """Weighted per-output moments of `R2Score`, about a reference and scaled.
 
-  sum_weight: wide.Wide  # float32[num_outputs] pair: sum of w.
-  sum_y: wide.Wide  # float32[num_outputs] pair: sum of w * y_true.
-  sum_y2: wide.Wide  # float32[num_outputs] pair: sum of w * y_true^2.
-  sum_residual: wide.Wide  # float32[num_outputs] pair: sum of w * (y_true - y_pred)^2.
+  The moments are taken about ``shift`` (close to the targets, so that
+  ``SS_tot = sum_dy2 - sum_dy^2 / sum(w)`` does not cancel) and, to keep
+  ``w (y - shift)^2`` inside float32's range for weights up to 1e38, every
+  weight enters them as ``w * 2**-scale``; both are per output. An output
+  that has seen no nonzero weight has ``shift == scale == -inf`` and zero
+  moments. `R2Score.merge` first re-expresses both states on the larger
+  ``scale`` (an exact power of two) and about the ``shift`` of the state
+  that has it, then adds.
+  """
+
+  sum_weight: wide.Wide  # float32[num_outputs] pair: sum of w (not scaled).
+  sum_dy: wide.Wide  # float32[num_outputs] pair: sum of w' (y_true - shift).
+  sum_dy2: wide.Wide  # float32[num_outputs] pair: sum of w' (y_true - shift)^2.
+  sum_residual: wide.Wide  # float32[num_outputs] pair: sum of w' (y_true - y_pred)^2.
   num_samples: wide.Wide  # float32[] pair: number of target values seen (Keras' n).
+  shift: jax.Array  # float32[num_outputs]: the reference; -inf while empty.
+  scale: jax.Array  # float32[num_outputs]: integer s, w' = w * 2**-s; -inf while empty.
 
 
 @base.metric_dataclass
@@ -795,11 +891,39 @@ class R2Score(base.Metric):
   to the plain score (``p >= n - 1``) this returns the plain score too,
   silently: `compute` is pure and jit-able, so it cannot warn.
 
-  The sums are kept and combined in double-float arithmetic (about 46
-  significant bits), so the result stays accurate where Keras' float32
-  ``sum(y^2) - sum(y) * mean`` cancels: ``SS_tot``'s relative error is about
-  ``1e-14 * (mean / std)^2`` instead of ``1e-7 * (mean / std)^2``. For
-  ``y ~ 1000 + N(0, 1)`` Keras is off by about 1e-2, this by about 1e-8.
+  Numerics. Keras' float32 ``sum(w y^2) - sum(w y) * mean`` cancels when the
+  targets' mean is large next to their spread (``y ~ 1000 + N(0, 1)`` is off
+  by about 1e-2; at ``1e14 + N(0, 1e9)`` ``sum(y)^2`` overflows and the score
+  is NaN), and ``w y^2`` overflows for large weights. Here:
+
+  * the moments are taken about a reference per output, so they never hold
+    the offset itself, and ``y - reference`` is exact. The reference is the
+    midrange of the first batch's targets that carry its largest weight
+    (all of them when unweighted), kept for later batches unless one brings
+    weights a power of two larger: the largest weights decide where the
+    weighted mean lies (with one weight of 1e30 it sits on that target, and
+    moments about any other point would cancel);
+  * weights enter the moments scaled by a power of two (the largest weight
+    seen maps into [1, 2)), which is exact, so weights from 1e-30 to 1e30
+    and beyond mix without overflow, until ``sum(w)`` itself leaves
+    float32's range (a weight over 2**126 times smaller than the largest
+    adds 0 to the moments, a share far below float32 resolution);
+  * products are exact double-float products, every sum is a double-float
+    (`wide.Wide`, about 46 significant bits) reduced with compensated sums,
+    states merge (across devices too) by re-expressing one state's moments
+    about the other's reference (Chan et al.'s shift, in double-float) and
+    adding, and the final subtraction happens on double-floats.
+
+  ``sum(w)`` and ``n`` are exact (integers below 2**47); ``SS_tot``'s
+  relative error is about ``1e-14 * (1 + ((mean - reference) / std)^2)``,
+  where the reference is within the data's range, so the score is float32
+  rounding of scikit-learn's float64 value: measured within ~1e-7 relative
+  (a few float32 ulps) for targets at offsets 1e14 and 1e15 with 1e6 values,
+  one weight of 1e30, and weights spanning 1e-30..1e30, whether the data
+  come in one batch, many, or merged states. The inputs themselves are
+  float32: at an offset of 1e15 a target's ulp is 2**27 ~ 1.3e8, and the
+  score is that of the float32 values. An update reads its targets twice
+  (the midrange, then the moments).
 
   Args:
     class_aggregation: ``"uniform_average"`` (mean of the per-output scores),
@@ -853,7 +977,9 @@ class R2Score(base.Metric):
 
   def init(self) -> R2ScoreState:
     zeros = wide.wide_zeros((self.num_outputs,))
-    return R2ScoreState(zeros, zeros, zeros, zeros, wide.wide_zeros())
+    empty = jnp.full((self.num_outputs,), -jnp.inf, jnp.float32)
+    return R2ScoreState(zeros, zeros, zeros, zeros, wide.wide_zeros(), empty,
+                        empty)
 
   def update(self, state: R2ScoreState, y_true, y_pred,
              sample_weight=None) -> R2ScoreState:
@@ -889,6 +1015,49 @@ class R2Score(base.Metric):
                             base.zero_masked_rows(y_pred, mask), sample_weight,
                             mask)
 
+  def merge(self, a: R2ScoreState, b: R2ScoreState) -> R2ScoreState:
+    """Combines two states: both re-expressed about a common reference, added.
+
+    The common scale is the larger of the two, the common reference that of
+    the state with the larger scale (the larger reference on a tie): a
+    lexicographic max, associative and commutative, which an empty state's
+    -inf never wins. Re-expressing is exact up to double-float rounding, so
+    merges are associative and commutative up to that rounding, and
+    ``sum(w)`` and ``n`` add exactly.
+    """
+    base.check_state(self, "merge", a=a, b=b)
+    return _r2_merge(a, b)
+
+  def sync(self, state: R2ScoreState, axis_name) -> R2ScoreState:
+    """`merge` across devices: two ``pmax`` of ``num_outputs`` values fix the
+    common scale and reference, then the re-expressed totals are summed with
+    one `wide.wide_psum` (a ``pmax`` and a ``psum``), all of state size."""
+    base.check_state(self, "sync", state=state)
+    shift, scale = _r2_common(state.shift, state.scale,
+                              lambda x: jax.lax.pmax(x, axis_name))
+    state = _r2_rebase(state, shift, scale)
+    totals = [state.sum_weight, state.sum_dy, state.sum_dy2,
+              state.sum_residual, wide.Wide(state.num_samples.hi[None],
+                                            state.num_samples.lo[None])]
+    flat = wide.wide_psum(
+        wide.Wide(jnp.concatenate([t.hi for t in totals]),
+                  jnp.concatenate([t.lo for t in totals])), axis_name)
+    k = self.num_outputs
+    parts = [wide.Wide(flat.hi[i * k:(i + 1) * k], flat.lo[i * k:(i + 1) * k])
+             for i in range(4)]
+    num_samples = wide.Wide(flat.hi[4 * k], flat.lo[4 * k])
+    return R2ScoreState(*parts, num_samples, shift, scale)
+
+  def merge_stacked(self, stacked: R2ScoreState, axis: int = 0) -> R2ScoreState:
+    """Merges states stacked along ``axis``, as repeated `merge` would."""
+    shift, scale = _r2_common(
+        stacked.shift, stacked.scale,
+        lambda x: jnp.max(x, axis=axis, keepdims=True))
+    rebased = _r2_rebase(stacked, shift, scale)
+    totals = [wide.wide_sum(t, axis) for t in rebased[:5]]
+    return R2ScoreState(*totals, jnp.squeeze(shift, axis),
+                        jnp.squeeze(scale, axis))
+
   def _accumulate(self, state, y_true, y_pred, sample_weight, mask):
     """Adds a batch; ``mask`` (``(batch,)`` or None) drops rows."""
     true_shape, pred_shape = checks.shape_of(y_true), checks.shape_of(y_pred)
@@ -917,67 +1086,156 @@ class R2Score(base.Metric):
       weight = jnp.where(keep, 1.0 if weight is None else weight, 0.0)
       rows = jnp.sum(mask.astype(jnp.int32))
       num_values = rows * self.num_outputs
-    batch_weight, batch = _r2_batch_sums(y_true, y_pred, weight)
+    batch_weight, sums, shift, scale = _r2_batch(y_true, y_pred, weight,
+                                                 state.shift, state.scale)
     if sample_weight is None:
       # Unweighted: sum(w) is the number of rows, added exactly.
-      sum_weight = wide.wide_add_int(state.sum_weight, rows)
-    else:
-      sum_weight = wide.wide_merge(state.sum_weight, batch_weight)
-    sums = [wide.wide_merge(total, wide.Wide(batch.hi[i], batch.lo[i]))
-            for i, total in enumerate(state[1:4])]
-    num_samples = wide.wide_add_int(state.num_samples, num_values)
-    return R2ScoreState(sum_weight, *sums, num_samples)
+      batch_weight = wide.wide_add_int(wide.wide_zeros((self.num_outputs,)),
+                                       rows)
+    batch = R2ScoreState(
+        batch_weight, *sums,
+        wide.wide_add_int(wide.wide_zeros(), num_values), shift, scale)
+    # The batch's moments are about the state's reference, or its own where
+    # it brings larger weights; either way this is the common reference.
+    return _r2_combine(state, batch, shift, jnp.maximum(state.scale, scale))
 
   def compute(self, state: R2ScoreState) -> jax.Array:
     """The (adjusted) R2: a scalar, or ``(num_outputs,)`` if not aggregated."""
     return self.result_dtype(_r2_compute(self, state))
 
 
+def _r2_rebase(state: R2ScoreState, shift, scale) -> R2ScoreState:
+  """``state``'s moments about ``shift`` and on ``scale`` (both broadcast).
+
+  ``scale`` must be at least the state's own wherever it is not empty, so
+  the rescaling only divides by a power of two; the shift adds
+  ``d sum(w')`` to ``sum_dy`` and ``d (2 sum_dy + d sum(w'))`` to
+  ``sum_dy2``, for ``d = state.shift - shift``, in double-float.
+  """
+  empty = state.shift == -jnp.inf
+  step = jnp.where(empty, 0, _as_exponent(state.scale) - _as_exponent(scale))
+  sum_dy, sum_dy2, sum_residual = (
+      _ldexp_wide(t, step)
+      for t in (state.sum_dy, state.sum_dy2, state.sum_residual))
+  weight = _ldexp_wide(state.sum_weight, -_as_exponent(scale))
+  # An empty state has nothing to move (and -inf - -inf would be NaN).
+  d = wide.Wide(*_two_sum(jnp.where(empty, 0.0, state.shift),
+                          -jnp.where(empty, 0.0, shift)))
+  moved = _df_mul(d, weight)
+  sum_dy2 = wide.wide_merge(sum_dy2, _df_mul(d, wide.wide_merge(
+      wide.Wide(2.0 * sum_dy.hi, 2.0 * sum_dy.lo), moved)))
+  sum_dy = wide.wide_merge(sum_dy, moved)
+  shape = jnp.shape(sum_dy.hi)
+  return R2ScoreState(state.sum_weight, sum_dy, sum_dy2, sum_residual,
+                      state.num_samples, jnp.broadcast_to(shift, shape),
+                      jnp.broadcast_to(scale, shape))
+
+
 # Jitted so that eager calls run one compiled kernel instead of dozens of
 # dispatches; under an outer transformation they are inlined.
-@jax.jit
-def _r2_batch_sums(y_true, y_pred, weight):
-  """Per-output sums of one batch: ``(sum_w or None, Wide[3, k])``.
+def _r2_common(shift, scale, reduce_max):
+  """The ``(shift, scale)`` a merge re-expresses its states on.
 
-  The Wide rows are sum(w y), sum(w y^2) and sum(w (y - y_pred)^2), each
-  reduced over the batch with compensated sums.
+  The largest scale, and the largest shift among the states that have it:
+  a lexicographic max, so associative and commutative, and an empty state's
+  -inf never wins. The reference follows the largest weights because
+  they decide where the weighted mean lies: with one weight of 1e30 the
+  targets' weighted spread about it is tiny, and moments about any other
+  point would cancel.
+  """
+  common_scale = reduce_max(scale)
+  return reduce_max(jnp.where(scale == common_scale, shift, -jnp.inf)), common_scale
+
+
+def _r2_combine(a: R2ScoreState, b: R2ScoreState, shift, scale) -> R2ScoreState:
+  """``a + b`` about ``shift`` on ``scale`` (at least either state's scale)."""
+  a, b = _r2_rebase(a, shift, scale), _r2_rebase(b, shift, scale)
+  totals = [wide.wide_merge(x, y) for x, y in zip(a[:5], b[:5])]
+  return R2ScoreState(*totals, shift, scale)
+
+
+@jax.jit
+def _r2_merge(a: R2ScoreState, b: R2ScoreState) -> R2ScoreState:
+  pair_max = lambda x: jnp.max(x, axis=0)  # pylint: disable=unnecessary-lambda-assignment
+  shift, scale = _r2_common(jnp.stack([a.shift, b.shift]),
+                            jnp.stack([a.scale, b.scale]), pair_max)
+  return _r2_combine(a, b, shift, scale)
+
+
+@jax.jit
+def _r2_batch(y_true, y_pred, weight, state_shift, state_scale):
+  """One batch's moments: ``(sum_w or None, (Wide[k],) * 3, shift, scale)``.
+
+  The moments are sum(w' u), sum(w' u^2) and sum(w' (y - y_pred)^2) for
+  ``u = y - shift`` and ``w' = w * 2**-scale``, reduced over the batch with
+  compensated sums. ``scale`` is ``floor(log2(max |w|))`` (0 unweighted);
+  ``shift`` is the state's, unless the state is empty or the batch brings a
+  larger scale: then the midrange of the targets that carry the batch's
+  largest weight. Both are -inf for an output without a nonzero weight.
   """
   # Keeps a producer's multiply (say ``y_true = a * b`` in the caller's jit)
   # from being fused into the splits below, where an FMA would make
   # ``hi + lo`` differ from the y_true the residual sees.
   y_true, weight = jax.lax.optimization_barrier((y_true, weight))
+  num_outputs = y_true.shape[1]
+  inf = jnp.float32(jnp.inf)
+  if weight is None:
+    heaviest = None
+    seen = jnp.full((num_outputs,), y_true.shape[0] > 0)
+    scale = jnp.where(seen, 0.0, -inf)
+  else:
+    largest = jnp.max(jnp.abs(weight), axis=0, initial=0.0)
+    heaviest = jnp.abs(weight) == largest
+    seen = largest > 0
+    scale = jnp.where(seen, _floor_log2(largest).astype(jnp.float32), -inf)
+  # The reference must sit where the weighted mean is, in units of the
+  # weighted spread: inside the data's range for ordinary weights, on the
+  # target itself for one dominant weight. The midrange of the targets with
+  # the largest weight is both, and needs only reductions (which shard like
+  # the sums), where picking one target would need a gather.
+  top = jnp.max(y_true, axis=0, where=heaviest, initial=-inf)
+  bottom = jnp.min(y_true, axis=0, where=heaviest, initial=inf)
+  midrange = jnp.where(seen, 0.5 * top + 0.5 * bottom, -inf)
+  shift = jnp.where((scale > state_scale) | (state_shift == -inf), midrange,
+                    state_shift)
+  u = wide.Wide(*_two_sum(y_true, -jnp.where(shift == -inf, 0.0, shift)))
   residual = jnp.square(y_true - y_pred)
   zeros = jnp.zeros_like(y_true)
   if weight is None:
-    # w = 1: sum(w) is the row count, added exactly by the caller.
-    weighted_y, weighted_y2 = wide.Wide(y_true, zeros), _two_prod(y_true, y_true)
-    rows, sum_weight = [], None
+    weighted_u, weighted_u2 = u, _df_square(u)
+    rows = []
   else:
-    weighted_y = _two_prod(weight, y_true)
-    weighted_y2 = _df_times_float(weighted_y, y_true)
-    residual = weight * residual
+    scaled = _ldexp(weight, -_as_exponent(scale))
+    weighted_u = _df_times_float(u, scaled)
+    weighted_u2 = _df_mul(weighted_u, u)
+    residual = scaled * residual
     rows = [wide.Wide(weight, zeros)]
-  rows += [weighted_y, weighted_y2, wide.Wide(residual, zeros)]
+  rows += [weighted_u, weighted_u2, wide.Wide(residual, zeros)]
   # One variadic reduction over the batch for all the sums.
   sums = wide.wide_sum(wide.Wide(jnp.stack([r.hi for r in rows]),
                                  jnp.stack([r.lo for r in rows])), axis=1)
-  if weight is not None:
-    sum_weight = wide.Wide(sums.hi[0], sums.lo[0])
-    sums = wide.Wide(sums.hi[1:], sums.lo[1:])
-  return sum_weight, sums
+  sums = [wide.Wide(sums.hi[i], sums.lo[i]) for i in range(len(rows))]
+  sum_weight = sums.pop(0) if weight is not None else None
+  return sum_weight, tuple(sums), shift, scale
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _r2_compute(metric: R2Score, state: R2ScoreState) -> jax.Array:
-  # SS_tot = sum(w y^2) - sum(w y)^2 / sum(w), cancelling only in double-float.
-  ss_tot = _df_subtract(state.sum_y2,
-                        _df_divide(_df_square(state.sum_y), state.sum_weight))
+  # SS_tot = sum_dy2 - sum_dy * (sum_dy / sum(w')), cancelling only in
+  # double-float, and only as far as the reference is from the mean.
+  weight = _ldexp_wide(state.sum_weight, -_as_exponent(state.scale))
+  ss_tot = _df_subtract(state.sum_dy2, _df_mul(
+      state.sum_dy, _df_divide(state.sum_dy, weight)))
   ss_tot = wide.wide_value(ss_tot)
+  # Both sums carry the same 2**-scale, which the ratio cancels.
   raw = 1.0 - wide.wide_value(state.sum_residual) / ss_tot
   raw = jnp.where(jnp.isinf(raw), 0.0, raw)
   if metric.class_aggregation == "uniform_average":
     score = jnp.mean(raw)
   elif metric.class_aggregation == "variance_weighted_average":
+    # Each output's SS_tot on the common scale of the largest weights.
+    exponent = _as_exponent(state.scale)
+    ss_tot = _ldexp(ss_tot, exponent - jnp.max(exponent))
     score = jnp.sum(ss_tot * raw) / jnp.sum(ss_tot)
   else:
     score = raw
