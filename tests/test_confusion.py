@@ -600,7 +600,8 @@ UPDATE_ERRORS = [
      r"PrecisionAtRecall: expected y_true and y_pred of the same shape, got "
      r"y_true \(16,\) and y_pred \(8,\)"),
     (cm.Recall(), (8, 3), (8, 3), (4,),
-     r"Recall: sample_weight of shape \(4, 1\) does not broadcast to shape "
+     r"Recall: sample_weight of shape \(4,\) \(aligned to the inputs. rank as "
+     r"\(4, 1\)\) does not broadcast to shape "
      r"\(8, 3\)"),
     # Per-element weights cannot follow class_id's single column.
     (cm.Precision(class_id=1), (8, 3), (8, 3), (8, 3),

@@ -8,7 +8,9 @@ families call the functions below and never see which lowering runs.
 
 from jmetrics._src.kernels.counting import bincount
 from jmetrics._src.kernels.counting import confusion_matrix
+from jmetrics._src.kernels.counting import diagonal
 from jmetrics._src.kernels.counting import product_sums
+from jmetrics._src.kernels.counting import table_sum
 from jmetrics._src.kernels.ffi import available
 from jmetrics._src.kernels.ffi import Bucketing
 from jmetrics._src.kernels.ffi import Cells

@@ -190,8 +190,14 @@ def _positions(positions):
   return jnp.asarray(positions, jnp.int32)
 
 
-def _counts(target: Target, bins: int, weighted: bool, *args, **attrs):
-  out = jax.ShapeDtypeStruct((bins,), jnp.float32 if weighted else jnp.int32)
+def _counts(target: Target, bins: int, weighted: bool, *args, pairs=False,
+            **attrs):
+  # A (2, bins) float32 output asks the kernel for each double sum as a
+  # (hi, lo) pair; (bins,) for it rounded to one float.
+  if not weighted:
+    out = jax.ShapeDtypeStruct((bins,), jnp.int32)
+  else:
+    out = jax.ShapeDtypeStruct((2, bins) if pairs else (bins,), jnp.float32)
   return jax.ffi.ffi_call(target.value, out, vmap_method="sequential")(
       *args, **_attrs(**attrs))
 
@@ -211,7 +217,8 @@ def _labels(labels):
 
 def threshold_histogram(scores, labels, weights, *, bucketing: Bucketing,
                         num_thresholds: int, num_labels: int,
-                        sorted_thresholds=None) -> jax.Array:
+                        sorted_thresholds=None, pairs: bool = False
+                        ) -> jax.Array:
   """Flat counts of ``(label index, bucket, positive)`` keys.
 
   Args:
@@ -222,14 +229,18 @@ def threshold_histogram(scores, labels, weights, *, bucketing: Bucketing,
     num_thresholds: T.
     num_labels: 1 to pool every element, else the size of the last axis.
     sorted_thresholds: the ascending thresholds, for `Bucketing.SORTED`.
+    pairs: return weighted sums as exact pairs (see Returns).
 
   Returns:
-    ``num_labels * (T + 1) * 2`` counts, int32, or float32 sums of weights.
+    ``num_labels * (T + 1) * 2`` counts, int32, or sums of weights: float32
+    sums (accumulated in double, rounded once), or with ``pairs`` float32
+    ``(2, bins)``, each double sum as ``hi`` (row 0) plus ``lo`` (row 1),
+    exact for integer sums below 2**48.
   """
   return _counts(
       Target.THRESHOLD_HISTOGRAM, num_labels * (num_thresholds + 1) * 2,
       weights is not None, _flat(scores), _labels(labels), _weights(weights),
-      _thresholds(sorted_thresholds), mode=bucketing,
+      _thresholds(sorted_thresholds), pairs=pairs, mode=bucketing,
       num_thresholds=num_thresholds, num_labels=num_labels)
 
 
@@ -247,7 +258,10 @@ def threshold_totals(histogram, totals, *, cells: Cells, num_thresholds: int,
   """Running totals with a `threshold_histogram` added, in one call.
 
   Args:
-    histogram: the flat histogram (int32 counts or float32 sums of weights).
+    histogram: the flat histogram: int32 counts, float32 ``(2, bins)``
+      ``(hi, lo)`` pairs of weighted sums (added exactly: integer weights
+      stay exact past 2**24 per cell), or float32 ``(bins,)`` sums (added
+      rounded to float32, as they come).
     totals: ``(hi, lo)`` totals of the ``cells``, in their order: each of
       shape ``(T,)`` or ``(T, num_labels)``, or several consecutive cells
       stacked on a leading axis.
@@ -269,7 +283,9 @@ def threshold_update(scores, labels, weights, totals, *, bucketing: Bucketing,
                      num_thresholds: int, num_labels: int, cells: Cells,
                      sorted_thresholds=None, positions=None) -> list:
   """`threshold_totals` of `threshold_histogram`, in one call (arguments as
-  there); returns the new ``(hi, lo)`` totals in a list."""
+  there); returns the new ``(hi, lo)`` totals in a list. Weighted sums are
+  kept in double and added exactly as a pair, as from a ``pairs``
+  histogram."""
   return _wide_outputs(
       Target.THRESHOLD_UPDATE, totals, _flat(scores), _labels(labels),
       _weights(weights), _thresholds(sorted_thresholds), _positions(positions),
@@ -279,7 +295,8 @@ def threshold_update(scores, labels, weights, totals, *, bucketing: Bucketing,
 
 def top_k_threshold_histogram(scores, labels, weights, *, k: int, class_id,
                               bucketing: Bucketing, num_thresholds: int,
-                              sorted_thresholds=None) -> jax.Array:
+                              sorted_thresholds=None,
+                              pairs: bool = False) -> jax.Array:
   """Flat ``(T + 1) * 2`` counts of ``(bucket, positive)`` after Keras' top-k
   filter, as `threshold_histogram` of the filtered (and, with ``class_id``,
   sliced) scores on one pooled label.
@@ -293,33 +310,37 @@ def top_k_threshold_histogram(scores, labels, weights, *, k: int, class_id,
       ``scores.shape[:-1]``'s size), or without ``class_id`` one per score.
     k: the top_k, ``>= 1``.
     class_id: ``None``, or the column of the last axis that is counted.
-    bucketing, num_thresholds, sorted_thresholds: as for
+    bucketing, num_thresholds, sorted_thresholds, pairs: as for
       `threshold_histogram`.
 
   Returns:
-    int32 counts, or float32 sums of weights.
+    int32 counts, or sums of weights as `threshold_histogram` returns them.
   """
   return _counts(
       Target.TOP_K_THRESHOLD_HISTOGRAM, (num_thresholds + 1) * 2,
       weights is not None, _flat(scores), _labels(labels), _weights(weights),
-      _thresholds(sorted_thresholds), mode=bucketing,
+      _thresholds(sorted_thresholds), pairs=pairs, mode=bucketing,
       num_thresholds=num_thresholds, k=k, row_length=scores.shape[-1],
       class_id=-1 if class_id is None else class_id)
 
 
-def pair_histogram(y_true, y_pred, weights, num_classes: int) -> jax.Array:
+def pair_histogram(y_true, y_pred, weights, num_classes: int, *,
+                   pairs: bool = False) -> jax.Array:
   """Flat ``C * C`` counts of ``y_true * C + y_pred`` (int32 ids); pairs with
-  an id outside ``[0, C)`` are dropped."""
+  an id outside ``[0, C)`` are dropped. Weighted sums as `threshold_histogram`
+  returns them (with ``pairs``: float32 ``(2, C * C)`` hi and lo)."""
   return _counts(
       Target.PAIR_HISTOGRAM, num_classes * num_classes, weights is not None,
       _flat(y_true, jnp.int32), _flat(y_pred, jnp.int32), _weights(weights),
-      num_classes=num_classes)
+      pairs=pairs, num_classes=num_classes)
 
 
-def bincount(keys, weights, bins: int) -> jax.Array:
-  """``bins`` counts of int32 ``keys``; keys outside ``[0, bins)`` dropped."""
+def bincount(keys, weights, bins: int, *, pairs: bool = False) -> jax.Array:
+  """``bins`` counts of int32 ``keys``; keys outside ``[0, bins)`` dropped.
+  Weighted sums as `threshold_histogram` returns them (with ``pairs``:
+  float32 ``(2, bins)`` hi and lo)."""
   return _counts(Target.BINCOUNT, bins, weights is not None,
-                 _flat(keys, jnp.int32), _weights(weights))
+                 _flat(keys, jnp.int32), _weights(weights), pairs=pairs)
 
 
 def product_sums(t, p, weights) -> jax.Array:

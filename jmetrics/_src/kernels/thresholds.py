@@ -23,7 +23,18 @@ On CPU one native call histograms the batch (the top-k filter fused in,
 without a sort or a filtered copy) and turns the histogram into the new exact
 totals (cumulative sums and error-free adds), where XLA runs the histogram and
 a tail of about twenty tiny computations costing a third of it. Unweighted
-counts are int32 histograms (exact), weighted ones float32.
+counts are int32 histograms (exact). Weighted counts are `wide.Wide` pairs
+for any batch size, never a float32 histogram that stops at 2**24 per bin:
+the native kernels sum in double and add each cell to its total as two
+floats (hi, lo); XLA's path scatters blockwise limbs
+(`counting.weighted_histogram`) into exact pairs and takes the cumulative
+sums over buckets with `wide.wide_merge`. Integer weights of
+``|w| <= 2**24`` thus count exactly (while a cell's sum stays below 2**47).
+A cell whose batch sum is fractional is added rounded once to float32 on
+both paths (`counting.snap_fractional`), from the double sum on CPU and
+elsewhere from a sum within float32's rounding of each block's sum (the
+bound is in `counting`'s docstring). A NaN weight makes the cells that count
+it NaN, an infinite one +-inf (NaN where both signs meet), on both paths.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jmetrics._src.kernels import counting
 from jmetrics._src.kernels import dispatch
 from jmetrics._src.kernels import ffi
 from jmetrics._src.kernels.ffi import Bucketing, Cells
@@ -158,8 +170,9 @@ def threshold_update(totals: Sequence[wide.Wide], y_true, y_pred, weights,
                      top_k: TopK | None = None) -> tuple[wide.Wide, ...]:
   """Running totals with one batch's TP/FP/TN/FN at every threshold added.
 
-  The batch's counts are exact integers if ``weights`` is None, float32 sums
-  of weights otherwise, each added to its total with `wide.wide_add_counts`.
+  The batch's counts are exact integers if ``weights`` is None, else sums of
+  weights kept as `wide.Wide` pairs (exact for integer weights of
+  ``|w| <= 2**24``; see the module docstring), added to the totals exactly.
 
   Args:
     totals: `wide.Wide` totals of the ``cells`` in their order (TP, FP, TN,
@@ -221,12 +234,20 @@ def _counted(params: _Update, y_pred, weights):
   return y_pred, weights
 
 
-def _xla_histogram(y_true, y_pred, weights, grid: Thresholds, num_labels):
-  """The flat ``(label, bucket, positive)`` histogram as an XLA scatter-add."""
+def _keys(y_true, y_pred, grid: Thresholds, num_labels):
   buckets = grid.size + 1
   key = bucket(y_pred, grid) * 2 + (y_true != 0).astype(jnp.int32)
   if num_labels > 1:
     key = key + jnp.arange(num_labels, dtype=jnp.int32) * (2 * buckets)
+  return key
+
+
+def _xla_histogram(y_true, y_pred, weights, grid: Thresholds, num_labels):
+  """The flat ``(label, bucket, positive)`` histogram as an XLA scatter-add
+  (weighted: float32, which rounds past 2**24 per bin; the update uses
+  `_xla_weighted_counts`)."""
+  buckets = grid.size + 1
+  key = _keys(y_true, y_pred, grid, num_labels)
   data = jnp.ones(key.shape, jnp.int32) if weights is None else weights
   return jnp.zeros(num_labels * 2 * buckets, data.dtype).at[key.ravel()].add(
       data.ravel(), mode="promise_in_bounds")
@@ -259,19 +280,64 @@ def _from_histogram(hist, grid: Thresholds, num_labels: int, multi_label: bool,
   return Counts(tp, fp, tn, fn)
 
 
+def _merge_pairs(a, b):
+  return tuple(wide.wide_merge(wide.Wide(*a), wide.Wide(*b)))
+
+
+def _xla_weighted_counts(y_true, y_pred, weights, grid: Thresholds,
+                         num_labels: int, multi_label: bool) -> Counts:
+  """`Counts` of `wide.Wide` pairs: the exact weighted counts of a batch.
+
+  The histogram is `counting.weighted_histogram`'s exact pairs; the counts
+  at each threshold are cumulative sums of its buckets with the exact
+  `wide.wide_merge` (a log-depth scan over T + 1 buckets). TN and FN are
+  sums of the buckets below, not a total minus TP or FP, so that an infinite
+  weight reaches only the cells that count it, as in the native kernel.
+  """
+  buckets = grid.size + 1
+  key = _keys(y_true, y_pred, grid, num_labels)
+  hist = counting.weighted_histogram(key, weights, num_labels * 2 * buckets)
+  # (label, bucket, positive) -> (bucket, positive, label)
+  hist = tuple(x.reshape(num_labels, buckets, 2).transpose(1, 2, 0)
+               for x in hist)
+  above = jax.lax.associative_scan(_merge_pairs, hist, reverse=True, axis=0)
+  below = jax.lax.associative_scan(_merge_pairs, hist, axis=0)
+  above = tuple(x[1:] for x in above)  # buckets > j: positive at threshold j
+  below = tuple(x[:-1] for x in below)  # buckets <= j: negative at j
+  cells = [wide.Wide(*(x[:, i] for x in pairs))
+           for pairs, i in ((above, 1), (above, 0), (below, 0), (below, 1))]
+  positions = grid.positions
+  if positions is not None:
+    cells = [wide.Wide(*(x[positions] for x in cell)) for cell in cells]
+  if not multi_label:
+    cells = [wide.Wide(*(x[:, 0] for x in cell)) for cell in cells]
+  return Counts(*(counting.snap_fractional(cell) for cell in cells))
+
+
+def _stack(cells):
+  if isinstance(cells[0], wide.Wide):
+    return wide.Wide(jnp.stack([c.hi for c in cells]),
+                     jnp.stack([c.lo for c in cells]))
+  return jnp.stack(cells)
+
+
 def _xla_update(params: _Update, y_true, y_pred, weights, totals):
   y_pred, weights = _counted(params, y_pred, weights)
   num_labels = params.num_labels(y_pred)
-  hist = _xla_histogram(y_true, y_pred, weights, params.grid, num_labels)
-  batch = _from_histogram(hist, params.grid, num_labels, params.multi_label,
-                          y_pred.size // max(num_labels, 1))
+  if weights is None:
+    hist = _xla_histogram(y_true, y_pred, weights, params.grid, num_labels)
+    batch = _from_histogram(hist, params.grid, num_labels, params.multi_label,
+                            y_pred.size // max(num_labels, 1))
+  else:
+    batch = _xla_weighted_counts(y_true, y_pred, weights, params.grid,
+                                 num_labels, params.multi_label)
   cells = [batch[i] for i in params.cells.indices]
   cell_ndim = 2 if params.multi_label else 1
   new = []
   for total in totals:
     if total.hi.ndim > cell_ndim:  # consecutive cells stacked
       stacked, cells = cells[:total.hi.shape[0]], cells[total.hi.shape[0]:]
-      new.append(wide.wide_add_counts(total, jnp.stack(stacked)))
+      new.append(wide.wide_add_counts(total, _stack(stacked)))
     else:
       new.append(wide.wide_add_counts(total, cells.pop(0)))
   return tuple(new)
@@ -284,16 +350,19 @@ def _sorted_thresholds(grid: Thresholds):
 
 
 def _native_histogram(params: _Update, y_true, y_pred, weights):
+  """int32 counts, or weighted sums as float32 ``(2, bins)`` (hi, lo) pairs,
+  which `ffi.threshold_totals` adds exactly."""
   grid = params.grid
   if params.top_k is None:
     return ffi.threshold_histogram(
         y_pred, y_true, weights, bucketing=grid.bucketing,
         num_thresholds=grid.size, num_labels=params.num_labels(y_pred),
-        sorted_thresholds=_sorted_thresholds(grid))
+        sorted_thresholds=_sorted_thresholds(grid), pairs=True)
   return ffi.top_k_threshold_histogram(
       y_pred, y_true, weights, k=params.top_k.k,
       class_id=params.top_k.class_id, bucketing=grid.bucketing,
-      num_thresholds=grid.size, sorted_thresholds=_sorted_thresholds(grid))
+      num_thresholds=grid.size, sorted_thresholds=_sorted_thresholds(grid),
+      pairs=True)
 
 
 def _native_totals(params: _Update, hist, y_pred, totals):
@@ -317,8 +386,14 @@ def _native_update(params: _Update, y_true, y_pred, weights, totals):
 
 
 def _native_on_shards(params: _Update, axes, y_true, y_pred, weights, totals):
-  # Each device histograms its rows; the totals take the all-reduced sum.
-  hist = jax.lax.psum(_native_histogram(params, y_true, y_pred, weights), axes)
+  # Each device histograms its rows; the totals take the all-reduced sum:
+  # counts in one psum, (hi, lo) pairs with `wide_psum`, which adds them
+  # without rounding.
+  hist = _native_histogram(params, y_true, y_pred, weights)
+  if weights is None:
+    hist = jax.lax.psum(hist, axes)
+  else:
+    hist = jnp.stack(wide.wide_psum(wide.Wide(hist[0], hist[1]), axes))
   return _native_totals(params, hist, y_pred, totals)
 
 

@@ -514,4 +514,5 @@ class Dice(base.Metric):
                                           weights=weight, mask=mask)
     # Rows are true classes, columns predicted: I = diagonal, T = row sums,
     # P = column sums (int32 when unweighted, so they add exactly).
-    return jnp.diagonal(table), jnp.sum(table, axis=1), jnp.sum(table, axis=0)
+    return (kernels.diagonal(table), kernels.table_sum(table, 1),
+            kernels.table_sum(table, 0))

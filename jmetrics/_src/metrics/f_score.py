@@ -493,10 +493,11 @@ class WeightedPrecision(base.Metric):
         weight = weight.reshape(weight.shape + (1,) * (labels.ndim - weight.ndim))
       checks.check_broadcast(self, "sample_weight", weight, labels.shape)
       data = jnp.broadcast_to(weight, labels.shape)
-    hist = kernels.bincount(key, data, 2 * self.num_classes).reshape(
-        self.num_classes, 2)
-    tp, predicted_total = hist[:, 1], hist[:, 0] + hist[:, 1]
-    add = wide.wide_add_int if sample_weight is None else wide.wide_add
+    hist = jax.tree.map(lambda x: x.reshape(self.num_classes, 2),
+                        kernels.bincount(key, data, 2 * self.num_classes))
+    tp = jax.tree.map(lambda x: x[:, 1], hist)
+    predicted_total = kernels.table_sum(hist, 1)
+    add = wide.wide_add_int if sample_weight is None else wide.wide_add_counts
     return WeightedPrecisionState(add(state.true_positives, tp),
                                   add(state.predicted_positives, predicted_total))
 

@@ -98,7 +98,10 @@ def wide_add_int(acc: Wide, counts) -> Wide:
 
 
 def wide_add_counts(acc: Wide, increment) -> Wide:
-  """Adds a batch's counts: exactly if they are integers, else as floats."""
+  """Adds a batch's counts: exactly if they are integers or a `Wide` pair,
+  else as floats."""
+  if isinstance(increment, Wide):
+    return wide_merge(Wide(*acc), increment)
   if jnp.issubdtype(jnp.result_type(increment), jnp.integer):
     return wide_add_int(acc, increment)
   return wide_add(acc, increment)

@@ -104,8 +104,7 @@ ffi::Error ThresholdHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores
                               ffi::Buffer<ffi::F32> sorted_thresholds,
                               ffi::Result<ffi::AnyBuffer> out, int64_t mode,
                               int64_t num_thresholds, int64_t num_labels) {
-  if (static_cast<int64_t>(out->element_count()) !=
-      num_labels * (num_thresholds + 1) * 2)
+  if (HistogramBins(*out) != num_labels * (num_thresholds + 1) * 2)
     return ffi::Error::InvalidArgument("threshold histogram: shapes disagree");
   return WithThresholdKeys(
       scores, labels, sorted_thresholds, mode, num_thresholds, num_labels,
@@ -144,8 +143,10 @@ ffi::Error ThresholdUpdate(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
           return AddTotals<int64_t>(hist.data(), order, num_thresholds,
                                     num_labels, cells, state, out);
         }
+        // Double sums end to end: a float histogram would round each bin
+        // once the batch passes 2**24 in it.
         const float* w = weights.typed_data();
-        std::vector<float> hist(bins);
+        std::vector<double> hist(bins);
         ParallelHistogram<double>(pool, n, num_labels, bins, hist.data(),
                                   make_keys,
                                   [w](int64_t i) { return double(w[i]); });
@@ -162,7 +163,7 @@ ffi::Error PairHistogram(ffi::ThreadPool pool, ffi::Buffer<ffi::S32> y_true,
   const int64_t n = y_true.element_count();
   const int32_t c = static_cast<int32_t>(num_classes);
   if (static_cast<int64_t>(y_pred.element_count()) != n || num_classes < 1 ||
-      static_cast<int64_t>(out->element_count()) != num_classes * num_classes)
+      HistogramBins(*out) != num_classes * num_classes)
     return ffi::Error::InvalidArgument("pair histogram: shapes disagree");
   const int32_t* a = y_true.typed_data();
   const int32_t* b = y_pred.typed_data();
@@ -189,7 +190,7 @@ ffi::Error Bincount(ffi::ThreadPool pool, ffi::Buffer<ffi::S32> keys_in,
                     ffi::Buffer<ffi::F32> weights, ffi::Result<ffi::AnyBuffer> out) {
   const int64_t n = keys_in.element_count();
   const int32_t* k = keys_in.typed_data();
-  const uint32_t bins = static_cast<uint32_t>(out->element_count());
+  const uint32_t bins = static_cast<uint32_t>(HistogramBins(*out));
   auto make_keys = [=](int64_t begin, int64_t end, int32_t* keys) {
     const uint32_t size = bins;  // a local: see PairHistogram
     const int32_t* __restrict in = k + begin;

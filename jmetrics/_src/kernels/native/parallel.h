@@ -8,7 +8,10 @@
 // output at the end.
 //
 //   * An int32 output counts elements (`weights` is then empty); a float32
-//     output sums one float32 weight per element, accumulated in double.
+//     output sums one float32 weight per element, accumulated in double. A
+//     float32 output of shape (2, bins) holds each double sum as a pair
+//     (hi, lo) of floats (StorePair), so nothing is rounded to one float; a
+//     (bins,) one rounds each sum once.
 //   * Elements with no valid key are dropped (they go to a spare bin).
 
 #ifndef JMETRICS_NATIVE_PARALLEL_H_
@@ -163,13 +166,49 @@ void ParallelHistogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
   for (int64_t b = 0; b < bins; ++b) out[b] = static_cast<Out>(total[b]);
 }
 
+// A double as the float32 pair (hi, lo) with hi + lo == d: exact for every
+// double of at most 48 significant bits (integer sums below 2**48), else
+// within 2**-48 of d relative. A sum that is not finite, or too large for a
+// float, is hi = +-inf or NaN with lo = 0, so that the pair reads as the sum
+// does rather than as NaN from inf - inf.
+inline void StorePair(double d, float* hi, float* lo) {
+  const float h = static_cast<float>(d);
+  *hi = h;
+  *lo = std::isfinite(h) ? static_cast<float>(d - static_cast<double>(h)) : 0.0f;
+}
+
+// Whether a float32 histogram output is (2, bins) pairs (StorePair) rather
+// than (bins,) sums rounded to float.
+inline bool IsPairOutput(const ffi::AnyBuffer& out) {
+  return out.element_type() == ffi::DataType::F32 &&
+         out.dimensions().size() == 2 && out.dimensions()[0] == 2;
+}
+
+// The number of bins of a histogram output: its size, or half of it for
+// (2, bins) pairs.
+inline int64_t HistogramBins(const ffi::AnyBuffer& out) {
+  const int64_t size = out.element_count();
+  return IsPairOutput(out) ? size / 2 : size;
+}
+
+// Writes double sums to a float32 output: (bins,) rounded once, or (2, bins)
+// hi then lo.
+inline void StoreSums(const double* sums, int64_t bins, bool pair, float* out) {
+  if (!pair) {
+    for (int64_t b = 0; b < bins; ++b) out[b] = static_cast<float>(sums[b]);
+    return;
+  }
+  for (int64_t b = 0; b < bins; ++b) StorePair(sums[b], out + b, out + bins + b);
+}
+
 // Unweighted (int32 counts) or weighted (float32 sums accumulated in double),
-// as the output dtype says.
+// as the output dtype says; a weighted (2, bins) output keeps each sum as a
+// (hi, lo) pair.
 template <typename MakeKeys>
 ffi::Error Histogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
                      const ffi::Buffer<ffi::F32>& weights,
                      ffi::Result<ffi::AnyBuffer>& out, const MakeKeys& make_keys) {
-  const int64_t bins = out->element_count();
+  const int64_t bins = HistogramBins(*out);
   if (out->element_type() == ffi::DataType::S32) {
     ParallelHistogram<int32_t>(pool, n, align, bins, out->typed_data<int32_t>(),
                                make_keys, [](int64_t) { return int32_t{1}; });
@@ -180,8 +219,10 @@ ffi::Error Histogram(ffi::ThreadPool& pool, int64_t n, int64_t align,
   if (static_cast<int64_t>(weights.element_count()) != n)
     return ffi::Error::InvalidArgument("weights do not match the inputs");
   const float* w = weights.typed_data();
-  ParallelHistogram<double>(pool, n, align, bins, out->typed_data<float>(),
-                            make_keys, [w](int64_t i) { return double(w[i]); });
+  std::vector<double> sums(bins);
+  ParallelHistogram<double>(pool, n, align, bins, sums.data(), make_keys,
+                            [w](int64_t i) { return double(w[i]); });
+  StoreSums(sums.data(), bins, IsPairOutput(*out), out->typed_data<float>());
   return ffi::Error::Success();
 }
 

@@ -702,7 +702,7 @@ ffi::Error TopKThresholdHistogram(
       class_id >= c || mode < 0 || mode > 2 ||
       t < 1 || static_cast<int64_t>(labels.element_count()) != label_count ||
       (mode == 2 && static_cast<int64_t>(sorted_thresholds.element_count()) != t) ||
-      static_cast<int64_t>(out->element_count()) != (t + 1) * 2)
+      HistogramBins(*out) != (t + 1) * 2)
     return ffi::Error::InvalidArgument("top-k threshold histogram: shapes disagree");
   if (!weighted && out->element_type() != ffi::DataType::S32)
     return ffi::Error::InvalidArgument("histograms are int32 or float32");
@@ -739,7 +739,11 @@ ffi::Error TopKThresholdHistogram(
       }
     };
     ParallelRows(pool, rows, c, make_state, body, merge);
-    for (int64_t b = 0; b < bins; ++b) o[b] = static_cast<std::remove_pointer_t<decltype(o)>>(total[b]);
+    if constexpr (std::is_same_v<Acc, double>) {
+      StoreSums(total.data(), bins, IsPairOutput(*out), o);
+    } else {
+      for (int64_t b = 0; b < bins; ++b) o[b] = static_cast<int32_t>(total[b]);
+    }
     return ffi::Error::Success();
   };
   return WithLabels(labels, [&](const auto* y) {

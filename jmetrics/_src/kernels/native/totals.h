@@ -4,6 +4,7 @@
 #ifndef JMETRICS_NATIVE_TOTALS_H_
 #define JMETRICS_NATIVE_TOTALS_H_
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -39,8 +40,37 @@ inline void WideAddCount(float& hi, float& lo, int64_t count) {
   WideAdd(hi, lo, static_cast<float>(low));
 }
 
+// Adds a batch's double sum of weights. An integer sum (integer weights) is
+// added exactly as its two floats, hi = the sum rounded and lo = the rest
+// (exact below 2**48, so integer weights stay exact past 2**24 per cell). A
+// fractional one is added rounded once to float32, as XLA's path adds it
+// (counting._snap): the two paths then agree on both floats of the total,
+// not just on their sum. A sum that is not finite (or too large for a float)
+// makes the total the float sum hi + sum with lo = 0 (inf stays inf, as
+// XLA's path keeps it: counting.merge_sums), not TwoSum's NaN of inf - inf.
 inline void WideAddCount(float& hi, float& lo, double sum) {
+  const float high = static_cast<float>(sum);
+  const float naive = hi + high;
+  if (!std::isfinite(naive)) {
+    hi = naive;
+    lo = 0.0f;
+    return;
+  }
+  if (!(sum == std::rint(sum))) {
+    WideAdd(hi, lo, high);
+    return;
+  }
+  WideAdd(hi, lo, high);
+  WideAdd(hi, lo, static_cast<float>(sum - static_cast<double>(high)));
+}
+
+// Adds a sum rounded once to float32: the legacy contract of a (bins,) float32
+// histogram passed to ThresholdTotals, whose bins were already rounded.
+inline void WideAddRounded(float& hi, float& lo, double sum) {
   WideAdd(hi, lo, static_cast<float>(sum));
+}
+inline void WideAddRounded(float& hi, float& lo, int64_t count) {
+  WideAddCount(hi, lo, count);
 }
 
 enum Cell { kTruePositives, kFalsePositives, kTrueNegatives, kFalseNegatives };
@@ -54,10 +84,12 @@ enum Cell { kTruePositives, kFalsePositives, kTrueNegatives, kFalseNegatives };
 // (1 TP, 2 FP, 4 TN, 8 FN), in that order; a pair holds one cell of shape
 // (T, num_labels), or several consecutive cells stacked on a leading axis.
 // out: the same pairs with the batch added.
+// round_once: add each weighted cell rounded to float32 (a float histogram's
+// legacy contract) instead of exactly.
 template <typename Count, typename Bin>
 ffi::Error AddTotals(const Bin* hist, const int32_t* positions, int64_t t,
                      int64_t labels, int64_t cells, ffi::RemainingArgs& state,
-                     ffi::RemainingRets& out) {
+                     ffi::RemainingRets& out, bool round_once = false) {
   std::vector<Cell> present;
   for (Cell c : {kTruePositives, kFalsePositives, kTrueNegatives, kFalseNegatives})
     if (cells & (1 << c)) present.push_back(c);
@@ -92,8 +124,11 @@ ffi::Error AddTotals(const Bin* hist, const int32_t* positions, int64_t t,
   if (hi_in.size() != num_cells)
     return ffi::Error::InvalidArgument("threshold totals: one total per cell");
   // above[j] = (negatives, positives) in buckets > j: predicted positive at
-  // the sorted threshold j.
-  std::vector<Count> above(2 * t);
+  // the sorted threshold j; below[j] those in buckets <= j. Both are sums of
+  // the bins themselves, not a total minus the other: an infinite weight then
+  // makes only the cells that count it infinite (never inf - inf = NaN in
+  // the others), as XLA's path computes them.
+  std::vector<Count> above(2 * t), below(2 * t);
   for (int64_t l = 0; l < labels; ++l) {
     const Bin* h = hist + l * (t + 1) * 2;
     Count negatives = 0, positives = 0;
@@ -103,19 +138,29 @@ ffi::Error AddTotals(const Bin* hist, const int32_t* positions, int64_t t,
       above[2 * j] = negatives;
       above[2 * j + 1] = positives;
     }
-    negatives += static_cast<Count>(h[0]);
-    positives += static_cast<Count>(h[1]);
+    negatives = 0, positives = 0;
+    for (int64_t j = 0; j < t; ++j) {
+      negatives += static_cast<Count>(h[2 * j]);
+      positives += static_cast<Count>(h[2 * j + 1]);
+      below[2 * j] = negatives;
+      below[2 * j + 1] = positives;
+    }
     for (int64_t i = 0; i < t; ++i) {
       const int64_t j = positions ? positions[i] : i;
       const Count fp = above[2 * j], tp = above[2 * j + 1];
+      const Count tn = below[2 * j], fn = below[2 * j + 1];
       const int64_t cell = i * labels + l;
       for (size_t c = 0; c < num_cells; ++c) {
         const Count count = present[c] == kTruePositives    ? tp
                             : present[c] == kFalsePositives ? fp
-                            : present[c] == kTrueNegatives  ? negatives - fp
-                                                            : positives - tp;
+                            : present[c] == kTrueNegatives  ? tn
+                                                            : fn;
         float hi = hi_in[c][cell], lo = lo_in[c][cell];
-        WideAddCount(hi, lo, count);
+        if (round_once) {
+          WideAddRounded(hi, lo, count);
+        } else {
+          WideAddCount(hi, lo, count);
+        }
         hi_out[c][cell] = hi;
         lo_out[c][cell] = lo;
       }
