@@ -425,7 +425,8 @@ def _segmentation_entries() -> list[harness.Case]:
 
 
 def _composition_entries() -> list[harness.Case]:
-  """`Collection`, `Routed`, `Max` and `Min`, once ``jmetrics`` exports them."""
+  """`Collection`, `Routed`, `Checked`, `Max` and `Min`, once ``jmetrics``
+  exports them."""
   e = entry
   entries = []
   if hasattr(jm, "Collection"):
@@ -442,6 +443,14 @@ def _composition_entries() -> list[harness.Case]:
       from jmetrics._src.composition.collection import route  # pylint: disable=g-import-not-at-top
     entries.append(e("routed", route(jm.Mean(name="loss"), values="loss"),
                      values((2,)), weighted=True))
+  if hasattr(jm, "Checked"):
+    # The wrapper's delegation on every path. Its checks need checkify's
+    # functionalisation, which the generic harness does not apply; they are
+    # tests/test_edges.py's.
+    inner = jm.MeanSquaredError()
+    entries.append(harness.Case(
+        "checked", jm.Checked(inner, finite=False, weights=False, labels=False),
+        normal_pairs((3,)), keras=keras_twin(inner), weighted=True, atol=1e-6))
   for name in ("Max", "Min"):
     if hasattr(jm, name):
       entries.append(e(name.lower(), getattr(jm, name)(), values((3,)),

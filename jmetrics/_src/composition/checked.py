@@ -34,6 +34,7 @@ import jax.numpy as jnp
 from jax.experimental import checkify
 
 from jmetrics._src import base
+from jmetrics._src.numerics import checks
 from jmetrics._src.composition import collection
 from jmetrics._src.composition import registry
 
@@ -135,7 +136,10 @@ class Checked(base.Metric):
       if key in named:
         raise self.error(f"{key} given by position and by keyword")
     named.update(inputs)
-    return {k: v for k, v in named.items() if v is not None}
+    if named.get("sample_weight", 0) is None:
+      del named["sample_weight"]
+    return {name: checks.numeric_input(self.metric, name, value)
+            for name, value in named.items()}
 
   def _check(self, named: dict) -> None:
     metric = self.metric

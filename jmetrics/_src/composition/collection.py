@@ -37,6 +37,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from jmetrics._src import base
+from jmetrics._src.numerics import checks
 from jmetrics._src.composition import registry
 
 # What positional arguments of `Collection.update` mean: Keras' update_state.
@@ -222,6 +223,10 @@ class Routed(base.Metric):
     owner = f"route({type(self.metric).__name__} {self.name!r})"
     spec = self.inputs()
     given = _check_inputs(owner, spec, _bind(owner, spec.names, args, inputs))
+    # Checked under the names the user passes, not the wrapped metric's.
+    given = {name: value if value is None else
+             checks.numeric_input(self.metric, name, value)
+             for name, value in given.items()}
     return {param: given[source] for param, source in self.sources
             if source is not None and source in given}
 
