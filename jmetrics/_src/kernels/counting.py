@@ -134,7 +134,7 @@ def _exact_block_sum(blocks) -> wide.Wide:
                    jnp.where(finite, total.lo, jnp.zeros_like(naive)))
 
 
-def weighted_histogram(keys, weights, bins: int) -> wide.Wide:
+def weighted_histogram(keys, weights, bins: int, per_block=None) -> wide.Wide:
   """Exact sums of float32 ``weights`` at int32 ``keys`` as an XLA scatter.
 
   Keys outside ``[0, bins)`` are dropped. The guarantee (integer weights of
@@ -145,14 +145,21 @@ def weighted_histogram(keys, weights, bins: int) -> wide.Wide:
     keys: int32 keys, any shape.
     weights: float32 weights of the same shape.
     bins: the number of bins.
+    per_block: ``None``, or a function applied to each limb's
+      ``(blocks, bins)`` table before the blocks are summed, returning
+      ``(blocks, m)``. Sums of bins within a block (e.g. cumulative sums over
+      them) are exact there for the same reason the bins are: a block holds
+      at most ``2**s`` elements of at most ``G`` units each.
 
   Returns:
-    A `wide.Wide` of ``(bins,)`` pairs.
+    A `wide.Wide` of ``(bins,)`` pairs (``(m,)`` with ``per_block``).
   """
   keys, weights = keys.ravel(), weights.ravel().astype(_F32)
   n = keys.size
   if n == 0:
-    return wide.wide_zeros((bins,))
+    shape = jax.eval_shape(per_block, jnp.zeros((1, bins), _F32)).shape[1:] \
+        if per_block else (bins,)
+    return wide.wide_zeros(shape)
   bits = _block_bits(bins)
   count = -(-n // (1 << bits))
   size = count * bins
@@ -167,7 +174,8 @@ def weighted_histogram(keys, weights, bins: int) -> wide.Wide:
       total = None
       for limb in _limbs(weights, grid, num_limbs):
         table = jnp.zeros(size, _F32).at[index].add(limb, mode="drop")
-        part = _exact_block_sum(table.reshape(count, bins))
+        table = table.reshape(count, bins)
+        part = _exact_block_sum(table if per_block is None else per_block(table))
         total = part if total is None else wide.wide_merge(total, part)
       return tuple(total)
     return run

@@ -27,8 +27,8 @@ counts are int32 histograms (exact). Weighted counts are `wide.Wide` pairs
 for any batch size, never a float32 histogram that stops at 2**24 per bin:
 the native kernels sum in double and add each cell to its total as two
 floats (hi, lo); XLA's path scatters blockwise limbs
-(`counting.weighted_histogram`) into exact pairs and takes the cumulative
-sums over buckets with `wide.wide_merge`. Integer weights of
+(`counting.weighted_histogram`) into exact pairs, the cumulative sums over
+buckets taken in each block. Integer weights of
 ``|w| <= 2**24`` thus count exactly (while a cell's sum stays below 2**47).
 A cell whose batch sum is fractional is added rounded once to float32 on
 both paths (`counting.snap_fractional`), from the double sum on CPU and
@@ -280,32 +280,34 @@ def _from_histogram(hist, grid: Thresholds, num_labels: int, multi_label: bool,
   return Counts(tp, fp, tn, fn)
 
 
-def _merge_pairs(a, b):
-  return tuple(wide.wide_merge(wide.Wide(*a), wide.Wide(*b)))
-
-
 def _xla_weighted_counts(y_true, y_pred, weights, grid: Thresholds,
                          num_labels: int, multi_label: bool) -> Counts:
   """`Counts` of `wide.Wide` pairs: the exact weighted counts of a batch.
 
-  The histogram is `counting.weighted_histogram`'s exact pairs; the counts
-  at each threshold are cumulative sums of its buckets with the exact
-  `wide.wide_merge` (a log-depth scan over T + 1 buckets). TN and FN are
-  sums of the buckets below, not a total minus TP or FP, so that an infinite
-  weight reaches only the cells that count it, as in the native kernel.
+  The counts at each threshold are cumulative sums over the buckets, taken
+  in each block of `counting.weighted_histogram` (where they are exact as
+  its bins are) before the blocks are summed exactly. TN and FN are sums of
+  the buckets below, not a total minus TP or FP, so that an infinite weight
+  reaches only the cells that count it, as in the native kernel.
   """
   buckets = grid.size + 1
   key = _keys(y_true, y_pred, grid, num_labels)
-  hist = counting.weighted_histogram(key, weights, num_labels * 2 * buckets)
-  # (label, bucket, positive) -> (bucket, positive, label)
-  hist = tuple(x.reshape(num_labels, buckets, 2).transpose(1, 2, 0)
-               for x in hist)
-  above = jax.lax.associative_scan(_merge_pairs, hist, reverse=True, axis=0)
-  below = jax.lax.associative_scan(_merge_pairs, hist, axis=0)
-  above = tuple(x[1:] for x in above)  # buckets > j: positive at threshold j
-  below = tuple(x[:-1] for x in below)  # buckets <= j: negative at j
-  cells = [wide.Wide(*(x[:, i] for x in pairs))
-           for pairs, i in ((above, 1), (above, 0), (below, 0), (below, 1))]
+
+  def cells_of(table):
+    # (blocks, label, bucket, positive): per block, what lies above and
+    # below each threshold, as (blocks, cell, label, threshold).
+    table = table.reshape(-1, num_labels, buckets, 2)
+    above = jax.lax.cumsum(table, axis=2, reverse=True)[:, :, 1:]
+    below = jax.lax.cumsum(table, axis=2)[:, :, :-1]
+    cells = jnp.stack([above[..., 1], above[..., 0], below[..., 0],
+                       below[..., 1]], axis=1)
+    return cells.reshape(cells.shape[0], -1)
+
+  counts = counting.weighted_histogram(key, weights, num_labels * 2 * buckets,
+                                       per_block=cells_of)
+  # (cell, label, threshold) -> per cell (threshold, label)
+  cells = [wide.Wide(*(x.reshape(4, num_labels, grid.size)[i].T
+                       for x in counts)) for i in range(4)]
   positions = grid.positions
   if positions is not None:
     cells = [wide.Wide(*(x[positions] for x in cell)) for cell in cells]
