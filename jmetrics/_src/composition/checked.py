@@ -85,7 +85,7 @@ def _check_labels(metric, domain: base.LabelDomain, y_true) -> None:
 
 @base.register
 @dataclasses.dataclass(frozen=True)
-class Checked(base.Metric):
+class Checked(collection.Wrapper):
   """A metric whose updates first check the input values (see the module).
 
   The state, `merge`, `sync` and `compute` are the wrapped metric's; only
@@ -154,9 +154,6 @@ class Checked(base.Metric):
       if domain is not None:
         _check_labels(metric, domain, named["y_true"])
 
-  def init(self):
-    return self.metric.init()
-
   def update(self, state, *args, **inputs):
     """Checks the inputs (see the module), then updates the wrapped metric.
 
@@ -183,18 +180,3 @@ class Checked(base.Metric):
     else:
       self._check(named)
     return collection._masked_update(self.metric, state, named, mask)  # pylint: disable=protected-access
-
-  def compute(self, state):
-    return self.metric.compute(state)
-
-  def merge(self, a, b):
-    return self.metric.merge(a, b)
-
-  def sync(self, state, axis_name):
-    return self.metric.sync(state, axis_name)
-
-  def merge_stacked(self, stacked, axis: int = 0):
-    return self.metric.merge_stacked(stacked, axis)
-
-  def reductions(self):
-    return self.metric.reductions()

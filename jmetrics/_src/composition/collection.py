@@ -158,9 +158,39 @@ def _masked_update(metric, state, inputs: dict, mask):
                               mask=mask, sample_weight=inputs.get("sample_weight"))
 
 
+class Wrapper(base.Metric):
+  """A metric around another, ``self.metric``, whose state it is: `init`,
+  `compute`, `merge`, `sync` and the reduction kinds are the wrapped
+  metric's; a subclass changes what `update` does with the inputs."""
+
+  metric: base.Metric
+
+  def init(self):
+    return self.metric.init()
+
+  def compute(self, state):
+    return self.metric.compute(state)
+
+  def merge(self, a, b):
+    return self.metric.merge(a, b)
+
+  def sync(self, state, axis_name):
+    return self.metric.sync(state, axis_name)
+
+  def merge_stacked(self, stacked, axis: int = 0):
+    return self.metric.merge_stacked(stacked, axis)
+
+  def reductions(self):
+    return self.metric.reductions()
+
+  @property
+  def has_value_checks(self) -> bool:
+    return self.metric.has_value_checks
+
+
 @base.register
 @dataclasses.dataclass(frozen=True)
-class Routed(base.Metric):
+class Routed(Wrapper):
   """A metric whose inputs come from differently named inputs; see `route`.
 
   Attributes:
@@ -192,9 +222,6 @@ class Routed(base.Metric):
     # A source that feeds both a required and an optional input is required.
     optional = [s for s in optional if s not in required]
     return Inputs(tuple(required), tuple(optional))
-
-  def init(self):
-    return self.metric.init()
 
   def update(self, state, *args, **inputs):
     """Updates the wrapped metric from the renamed inputs.
@@ -230,24 +257,6 @@ class Routed(base.Metric):
     return {param: given[source] for param, source in self.sources
             if source is not None and source in given}
 
-  def compute(self, state):
-    return self.metric.compute(state)
-
-  def merge(self, a, b):
-    return self.metric.merge(a, b)
-
-  def sync(self, state, axis_name):
-    return self.metric.sync(state, axis_name)
-
-  def merge_stacked(self, stacked, axis: int = 0):
-    return self.metric.merge_stacked(stacked, axis)
-
-  def reductions(self):
-    return self.metric.reductions()
-
-  @property
-  def has_value_checks(self) -> bool:
-    return self.metric.has_value_checks
 
 
 def route(metric, **sources) -> Routed:
