@@ -48,9 +48,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import os
-import time
-import atexit
 
 import hypothesis
 from hypothesis import example
@@ -91,15 +88,6 @@ PROPERTY_SETTINGS = settings(
     suppress_health_check=list(hypothesis.HealthCheck))
 
 _keras_used = collections.Counter()
-_seconds = collections.Counter()  # time per property, for PROPERTIES_PROFILE
-
-
-@atexit.register
-def _profile():
-  path = os.environ.get("PROPERTIES_PROFILE")
-  if path and _seconds:
-    with open(f"{path}.{os.getpid()}", "w", encoding="utf-8") as f:
-      f.write(repr(dict(_seconds)))
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -347,15 +335,12 @@ class Failures:
 
   @contextlib.contextmanager
   def check(self, prop, spec):
-    start = time.perf_counter()
     try:
       yield
     except Exception as error:  # pylint: disable=broad-except
       kind = "" if isinstance(error, AssertionError) else (
           f"crash, {type(error).__name__}: ")
       self.first.setdefault(prop, f"{prop}: {kind}{error}\n  example: {spec}")
-    finally:
-      _seconds[prop] += time.perf_counter() - start
 
   def raise_any(self):
     if self.first:
