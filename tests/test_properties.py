@@ -47,7 +47,6 @@ import collections
 import contextlib
 import dataclasses
 import functools
-import inspect
 
 import hypothesis
 from hypothesis import example
