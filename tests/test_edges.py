@@ -6,6 +6,7 @@ the float32 arithmetic the rule states.
 """
 
 import threading
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -443,3 +444,29 @@ def test_specials_give_one_result_single_merged_and_synced(entry):
       axis_name="d")(shards, shard_weight)
   _assert_same(metric.compute(jax.tree.map(lambda x: x[0], synced)), whole,
                f"{entry.id}: synced")
+
+
+def test_a_users_metric_keeps_its_inputs_as_given():
+  """Only the package's metrics read their inputs as arrays of numbers; a
+  user's metric may take a dict of model heads."""
+
+  class HeadsState(NamedTuple):
+    total: jax.Array
+
+  @jm.metric_dataclass
+  class Heads(jm.Metric):
+    name: str = "heads"
+
+    def init(self):
+      return HeadsState(jnp.zeros(()))
+
+    def update(self, state, y_true, y_pred, sample_weight=None):
+      del y_true, sample_weight
+      return HeadsState(state.total + jnp.sum(y_pred["a"]) + jnp.sum(y_pred["b"]))
+
+    def compute(self, state):
+      return state.total
+
+  metric = Heads()
+  heads = {"a": np.ones(3, np.float32), "b": np.full(2, 2.0, np.float32)}
+  assert float(metric.compute(metric.update(metric.init(), None, heads))) == 7.0

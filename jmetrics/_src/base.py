@@ -405,9 +405,12 @@ class Metric:
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     jax.tree_util.register_static(cls)
-    for method in ("update", "masked_update"):
-      if method in vars(cls):
-        setattr(cls, method, _checking_inputs(vars(cls)[method]))
+    # The package's own metrics take arrays of numbers; a user's metric may
+    # take other pytrees (a dict of model heads) and keeps its inputs as given.
+    if cls.__module__.startswith("jmetrics."):
+      for method in ("update", "masked_update"):
+        if method in vars(cls):
+          setattr(cls, method, _checking_inputs(vars(cls)[method]))
 
   # -- what subclasses write -------------------------------------------------
 
