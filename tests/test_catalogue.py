@@ -7,6 +7,7 @@ weights, so a path that agrees with the single-device state agrees with the
 oracle too.
 """
 
+import jax
 import pytest
 
 from tests import catalogue
@@ -34,3 +35,13 @@ def test_every_entry_but_the_compositions_has_an_oracle():
   assert without == ["collection", "collection_weighted",
                      "mean_average_precision", "mean_tensor",
                      "mean_tensor_weighted", "routed"], without
+
+
+@pytest.mark.parametrize("case", catalogue.ENTRIES, ids=str)
+def test_a_fresh_state_can_be_donated(case):
+  # A train step that donates its train state donates the metric state in
+  # it; XLA refuses a buffer donated twice, so no two leaves may share one.
+  leaves = jax.tree.leaves(case.metric.init())
+  donated = jax.jit(lambda state: state, donate_argnums=0)(case.metric.init())
+  assert len({leaf.unsafe_buffer_pointer() for leaf in leaves}) == len(leaves)
+  assert jax.tree.structure(donated) == jax.tree.structure(case.metric.init())

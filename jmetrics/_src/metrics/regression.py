@@ -976,10 +976,11 @@ class R2Score(base.Metric):
   }
 
   def init(self) -> R2ScoreState:
-    zeros = wide.wide_zeros((self.num_outputs,))
-    empty = jnp.full((self.num_outputs,), -jnp.inf, jnp.float32)
-    return R2ScoreState(zeros, zeros, zeros, zeros, wide.wide_zeros(), empty,
-                        empty)
+    # A buffer per leaf, so that the state can be donated to a jit.
+    outputs = (self.num_outputs,)
+    empty = lambda: jnp.full(outputs, -jnp.inf, jnp.float32)  # pylint: disable=unnecessary-lambda-assignment
+    return R2ScoreState(*(wide.wide_zeros(outputs) for _ in range(4)),
+                        wide.wide_zeros(), empty(), empty())
 
   def update(self, state: R2ScoreState, y_true, y_pred,
              sample_weight=None) -> R2ScoreState:

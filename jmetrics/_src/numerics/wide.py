@@ -75,8 +75,8 @@ def _pair(hi, lo, rounded_sum) -> Wide:
 
 def wide_zeros(shape=()) -> Wide:
   """A zero total of the given shape."""
-  zeros = jnp.zeros(shape, _F32)
-  return Wide(zeros, zeros)
+  # Two buffers: a state whose leaves share one cannot be donated to a jit.
+  return Wide(jnp.zeros(shape, _F32), jnp.zeros(shape, _F32))
 
 
 def wide_add(acc: Wide, x) -> Wide:
