@@ -113,33 +113,7 @@ _NUM_LABELS = base.integer(
     "num_labels={value!r}")
 
 
-class Curve(NamedTuple):
-  """Points of the ROC and PR curves at each threshold of a metric's grid.
-
-  Arrays have shape ``(T,)``, or ``(T, num_labels)`` for a multi-label
-  `AUC` (``thresholds`` is always ``(T,)``). A point counts the predictions
-  strictly greater than its threshold as positive. Rates with a zero
-  denominator are 0 (Keras' divide-no-nan), e.g. the precision at a threshold
-  that no prediction exceeds (scikit-learn reports 1 there).
-  """
-
-  thresholds: jax.Array  # float32[T]: the grid, -eps and 1 + eps included.
-  tp: jax.Array  # float32[T] or [T, L]: true positives.
-  fp: jax.Array  # false positives.
-  tn: jax.Array  # true negatives.
-  fn: jax.Array  # false negatives.
-  tpr: jax.Array  # tp / (tp + fn): the ROC curve's y.
-  fpr: jax.Array  # fp / (fp + tn): the ROC curve's x.
-  precision: jax.Array  # tp / (tp + fp): the PR curve's y.
-  recall: jax.Array  # tp / (tp + fn) (== tpr): the PR curve's x.
-
-
-def _curve(grid: thr.Thresholds, counts: thr.Counts) -> Curve:
-  tp, fp, tn, fn = counts
-  recall = divide_no_nan(tp, tp + fn)
-  return Curve(jnp.asarray(grid.values, jnp.float32), tp, fp, tn, fn,
-               tpr=recall, fpr=divide_no_nan(fp, fp + tn),
-               precision=divide_no_nan(tp, tp + fp), recall=recall)
+Curve = thr.Curve
 
 
 def _bucket_masses(above, below_first):
@@ -396,7 +370,7 @@ class AUC(base.Metric):
     Per label (``(T, num_labels)`` arrays) when ``multi_label``. (The name
     ``curve`` is taken by Keras' constructor argument.)
     """
-    return _curve(self.grid, thr.totals(state))
+    return thr.curve(self.grid, state)
 
   def tie_bound(self, state: thr.ConfusionState) -> jax.Array:
     """Bound on ``|compute(state) - exact ROC AUC|`` of the samples seen.

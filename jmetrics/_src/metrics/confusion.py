@@ -451,6 +451,10 @@ class _AtConstraint(base.Metric):
     return thresholds_lib.ConfusionState(_add_batch(
         self, self.grid, state.counts, y_true, y_pred, sample_weight))
 
+  def curve_points(self, state: thresholds_lib.ConfusionState) -> thresholds_lib.Curve:
+    """The ROC and PR curves at the grid (see `jm.Curve`), for plotting; jit-able."""
+    return thresholds_lib.curve(self.grid, state)
+
   def _curves(self, counts: thresholds_lib.Counts):
     """``(constrained, dependent)`` values at each threshold."""
     raise NotImplementedError

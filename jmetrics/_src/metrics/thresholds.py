@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -19,6 +20,7 @@ from jmetrics._src.kernels import Counts
 from jmetrics._src.kernels import NEG_INF
 from jmetrics._src.kernels import Thresholds
 from jmetrics._src.kernels import TopK
+from jmetrics._src.numerics import arithmetic
 from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import weighting
 from jmetrics._src.numerics import wide
@@ -190,3 +192,33 @@ def accumulate(state: ConfusionState, y_true, y_pred, weights, grid: Thresholds,
 def totals(state: ConfusionState) -> Counts:
   """The running counts as float32 arrays."""
   return Counts(*wide.wide_value(state.counts))
+
+
+class Curve(NamedTuple):
+  """Points of the ROC and PR curves at each threshold of a metric's grid.
+
+  Arrays have shape ``(T,)``, or ``(T, num_labels)`` for a multi-label
+  `AUC` (``thresholds`` is always ``(T,)``). A point counts the predictions
+  strictly greater than its threshold as positive. Rates with a zero
+  denominator are 0 (Keras' divide-no-nan), e.g. the precision at a threshold
+  that no prediction exceeds (scikit-learn reports 1 there).
+  """
+
+  thresholds: jax.Array  # float32[T]: the grid, -eps and 1 + eps included.
+  tp: jax.Array  # float32[T] or [T, L]: true positives.
+  fp: jax.Array  # false positives.
+  tn: jax.Array  # true negatives.
+  fn: jax.Array  # false negatives.
+  tpr: jax.Array  # tp / (tp + fn): the ROC curve's y.
+  fpr: jax.Array  # fp / (fp + tn): the ROC curve's x.
+  precision: jax.Array  # tp / (tp + fp): the PR curve's y.
+  recall: jax.Array  # tp / (tp + fn) (== tpr): the PR curve's x.
+
+
+def curve(grid: Thresholds, state: ConfusionState) -> Curve:
+  """The ROC and PR curves of a `ConfusionState` on ``grid``; jit-able."""
+  tp, fp, tn, fn = totals(state)
+  recall = arithmetic.divide_no_nan(tp, tp + fn)
+  return Curve(jnp.asarray(grid.values, jnp.float32), tp, fp, tn, fn,
+               tpr=recall, fpr=arithmetic.divide_no_nan(fp, fp + tn),
+               precision=arithmetic.divide_no_nan(tp, tp + fp), recall=recall)
