@@ -19,7 +19,8 @@ LAYERS = (
      "metrics.regression"},
     {"composition.registry", "composition.collection", "composition.records",
      "composition.checked"},
-    {"jmetrics.stateful", "jmetrics.linen", "jmetrics.nnx", "jmetrics.wide"},
+    {"jmetrics.stateful", "jmetrics.linen", "jmetrics.nnx", "jmetrics.wide",
+     "integrations.extras", "jmetrics.plot", "jmetrics.logging"},
 )
 
 
