@@ -1,6 +1,6 @@
 """One of the processes of `test_distributed`'s multi-process test.
 
-``python -m tests._multiprocess_worker <process_id> <port> <output.npz>``
+``python -m tests._multiprocess_worker <process_id> <port> <output.npz> [logdir]``
 starts a CPU JAX with `LOCAL_DEVICES` devices, joins the other process through
 ``jax.distributed.initialize`` on 127.0.0.1 (gloo, JAX's default CPU
 collectives), feeds its own rows of a shared batch to a few metrics and
@@ -13,7 +13,10 @@ syncs them across both processes three ways:
   second process) through ``masked_update`` + ``shard_map``.
 
 It writes each computed value and the integer-count state fields to the
-``.npz`` file; the test compares them with `single_process_results`. The
+``.npz`` file; the test compares them with `single_process_results`. Given a
+``logdir``, both processes also log the synced ``shard_map`` states through
+`jmetrics.logging` (a TensorBoard writer, a progress bar and a history saved
+as ``history.json``), where only process 0 may write. The
 module imports JAX only in `main`, so the test can import it for its
 constants and reference.
 """
@@ -96,8 +99,21 @@ def single_process_results():
   return results
 
 
+def _log(synced, logdir):
+  from jmetrics import logging as jlog  # pylint: disable=g-import-not-at-top
+  history = jlog.History()
+  with jlog.TensorBoardWriter(logdir) as writer, jlog.ProgressBar(
+      total=len(synced), refresh_seconds=0.0) as bar:
+    for step, (name, (metric, state)) in enumerate(sorted(synced.items())):
+      writer.write(step, metric, state, prefix="shard_map/")
+      history.write(step, metric, state, prefix="shard_map/")
+      bar.update(metric, state, prefix="shard_map/")
+  history.save(os.path.join(logdir, "history.json"))
+
+
 def main(argv):
   process_id, port, output = int(argv[1]), argv[2], argv[3]
+  logdir = argv[4] if len(argv) > 4 else None
   os.environ["XLA_FLAGS"] = (
       f"--xla_force_host_platform_device_count={LOCAL_DEVICES}")
   import jax  # pylint: disable=g-import-not-at-top
@@ -132,7 +148,7 @@ def main(argv):
     padded, mask = pad_to_multiple(*uneven.values(), multiple=jax.device_count())
     padded = dict(zip(uneven, padded))
 
-    results = {}
+    results, synced = {}, {}
     for name, (metric, fields, inputs) in _metrics().items():
       def step(args, metric=metric):
         return metric.sync(metric.update(metric.init(), *args), "d")
@@ -144,6 +160,7 @@ def main(argv):
       on_mesh = jax.jit(jax.shard_map(step, mesh=mesh, in_specs=P("d"),
                                       out_specs=P()))
       state = on_mesh(tuple(map(global_, inputs(even))))
+      synced[name] = (metric, state)  # replicated on both processes' devices
       state = jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), state)
       results.update(_results(name, "shard_map", metric, fields, state))
 
@@ -159,6 +176,8 @@ def main(argv):
       state = jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), state)
       results.update(_results(name, "padded", metric, fields, state))
     np.savez(output, **results)
+    if logdir is not None:
+      _log(synced, logdir)
   finally:
     jax.distributed.shutdown()
 

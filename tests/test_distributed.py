@@ -655,10 +655,12 @@ def test_two_processes_sync_to_the_single_process_state(tmp_path):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   env = dict(os.environ, PYTHONPATH=root, JAX_PLATFORMS="cpu")
   outputs = [tmp_path / f"process_{i}.npz" for i in range(worker.NUM_PROCESSES)]
+  logdir = tmp_path / "logs"  # shared: only process 0 may write into it
   procs = [subprocess.Popen(
       [sys.executable, "-m", "tests._multiprocess_worker", str(i), str(port),
-       str(outputs[i])], cwd=root, env=env, stdout=subprocess.PIPE,
-      stderr=subprocess.STDOUT) for i in range(worker.NUM_PROCESSES)]
+       str(outputs[i]), str(logdir)], cwd=root, env=env,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+           for i in range(worker.NUM_PROCESSES)]
   start, logs = time.monotonic(), []
   try:
     for proc in procs:
@@ -683,3 +685,27 @@ def test_two_processes_sync_to_the_single_process_state(tmp_path):
                                      err_msg=key)
         else:  # integer counts: bit-identical
           np.testing.assert_array_equal(got[key], value, err_msg=key)
+  _check_one_set_of_logs(logdir, expected, worker)
+
+
+def _check_one_set_of_logs(logdir, expected, worker):
+  """Process 0's events and history hold the synced values; process 1 wrote nothing."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from jmetrics import logging as jlog  # pylint: disable=g-import-not-at-top
+  files = sorted(p.name for p in logdir.iterdir())
+  events = [f for f in files if f.startswith("events.out.tfevents")]
+  assert len(events) == 1 and files == sorted(events + ["history.json"]), files
+  accumulator = event_accumulator.EventAccumulator(str(logdir))
+  accumulator.Reload()
+  history = jlog.History.load(logdir / "history.json")
+  metrics = worker._metrics()  # pylint: disable=protected-access
+  for step, name in enumerate(sorted(metrics)):
+    value = np.ravel(expected[f"{name}/shard_map/value"])
+    tag = f"shard_map/{metrics[name][0].name}"  # the metric's own name
+    tags = [tag] if value.size == 1 else [f"{tag}/{i}" for i in range(value.size)]
+    for tag, want in zip(tags, value):
+      (event,) = accumulator.Scalars(tag)
+      assert event.step == step
+      np.testing.assert_allclose(event.value, want, rtol=1e-5, atol=1e-6, err_msg=tag)
+    np.testing.assert_allclose(np.ravel(history[tag]), value,
+                               rtol=1e-5, atol=1e-6)
