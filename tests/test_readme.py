@@ -25,7 +25,7 @@ def test_snippet_runs_as_pasted(index):
   if "BinaryAccuracy()" in SNIPPETS[index]:
     # 3 of the 6 predictions thresholded at 0.5 match their labels.
     assert float(namespace["value"]) == 0.5
-  if "jm.Collection(" in SNIPPETS[index]:
+  if "sparse_top_k_categorical_accuracy" in SNIPPETS[index]:
     result = namespace["metrics"].compute(namespace["state"])
     labels, probs = np.asarray(namespace["labels"]), np.asarray(namespace["probs"])
     np.testing.assert_allclose(result["loss"], 0.7, rtol=1e-6)
@@ -35,3 +35,24 @@ def test_snippet_runs_as_pasted(index):
     np.testing.assert_allclose(
         result["sparse_top_k_categorical_accuracy"],
         np.mean([l in row for l, row in zip(labels, top5)]), rtol=1e-6)
+
+  if "TensorBoardWriter" in SNIPPETS[index]:
+    _check_the_logging_snippet(namespace)
+
+
+def _check_the_logging_snippet(namespace):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from jmetrics import logging as jlog  # pylint: disable=g-import-not-at-top
+  logdir = pathlib.Path(namespace["logdir"])
+  assert (logdir / "roc.png").stat().st_size > 0
+  results = namespace["metrics"].compute(namespace["state"])
+  history = jlog.History.load(logdir / "history.json")
+  accumulator = event_accumulator.EventAccumulator(str(logdir))
+  accumulator.Reload()
+  assert accumulator.Tags()["tensors"] == ["train/auc/pr_curve"]
+  for name, value in results.items():
+    assert history.series(f"train/{name}")[0] == [0, 1]
+    np.testing.assert_allclose(history[f"train/{name}"][-1], value, rtol=1e-6)
+    last = accumulator.Scalars(f"train/{name}")[-1]
+    assert last.step == 1
+    np.testing.assert_allclose(last.value, value, rtol=1e-6)
