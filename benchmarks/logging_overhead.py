@@ -13,7 +13,8 @@ TensorBoard writer flushed at the end, so its background work is inside the
 time). The TensorBoard writer is timed the three ways it can be given the
 values: the train state (one compiled ``compute`` per write), the results a
 step returns (``compute_metrics()`` inside the jitted step), and those
-results packed in the step by ``jlog.scalars``. Every variant runs right
+results packed in the step by ``jlog.scalars``; and once per round, as
+an epoch's end would, with its PR curves. Every variant runs right
 after a bare loop, in a new order each round, all in one process; the table
 gives the median time per step and the median of its multiple of the bare
 loop run just before it.
@@ -69,17 +70,25 @@ def _variants(steps: int, batch: int, logdir: str):
           log(step, current)
       jax.block_until_ready(current)
       if finish is not None:
-        finish()
+        finish(current[0] if isinstance(current, tuple) else current)
     return run
 
   def with_bar():
     bar = jlog.ProgressBar(total=steps, file=io.StringIO())
-    loop(lambda step, s: bar.update(s), bar.close)()
+    loop(lambda step, s: bar.update(s), lambda _: bar.close())()
 
   def with_history():  # a new history a round: one that grows slows the others
     history = jlog.History()
     loop(lambda step, s: history.write(step, s, prefix="train/"),
-         lambda: len(history))()
+         lambda _: len(history))()
+
+  def flush(_):
+    writer.flush()
+
+  def at_the_end(last):  # what an epoch's end writes, PR curves included
+    writer.write(0, last, prefix="epoch/")
+    writer.write_summaries(0, last, prefix="epoch/", images=False)
+    writer.flush()
 
   def results_from_the_step(step, outputs):
     writer.write(step, outputs[1], prefix="train/")
@@ -87,11 +96,13 @@ def _variants(steps: int, batch: int, logdir: str):
   return writer, {
       "train step": loop(),
       "+ TensorBoardWriter.write(step, train_state)": loop(
-          lambda step, s: writer.write(step, s, prefix="train/"), writer.flush),
+          lambda step, s: writer.write(step, s, prefix="train/"), flush),
       "+ results from the step, TensorBoardWriter.write(step, results)": loop(
-          results_from_the_step, writer.flush, _chained(train_step_with_results)),
+          results_from_the_step, flush, _chained(train_step_with_results)),
       "+ jlog.scalars from the step, TensorBoardWriter.write(step, scalars)": loop(
-          results_from_the_step, writer.flush, _chained(train_step_with_scalars)),
+          results_from_the_step, flush, _chained(train_step_with_scalars)),
+      "+ once a round: TensorBoardWriter.write and write_summaries(images=False)": loop(
+          finish=at_the_end),
       "+ ProgressBar.update(train_state)": with_bar,
       "+ History.write(step, train_state)": with_history,
   }
