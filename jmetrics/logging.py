@@ -921,11 +921,20 @@ class TensorBoardWriter:
         f"{tag}/image", _figure_pixels(figure), dataformats="HWC").value,
               step, walltime)
 
-  def flush(self) -> None:
-    """Waits until everything written so far is on disk."""
+  def wait(self) -> None:
+    """Waits until everything written so far is in the event file.
+
+    The file is not synced to disk (see `flush`): what a training loop that
+    logs as it goes would wait for, were it to wait at all.
+    """
     if self.active and not self._closed:
       self._hand_over()
       self._background.drain()
+
+  def flush(self) -> None:
+    """Waits until everything written so far is on disk (synced)."""
+    if self.active and not self._closed:
+      self.wait()
       self._events.flush()
 
   def close(self) -> None:
