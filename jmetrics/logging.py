@@ -361,13 +361,17 @@ def _decode(value):
   return value
 
 
+def _entry_names(name: str, size: int) -> list:
+  """The series of a result: ``name`` for a scalar (size 0), ``name/i`` per entry."""
+  return [name] if size == 0 else [f"{name}/{i}" for i in range(size)]
+
+
 def _scalars(name, value):
-  """``(name, float)`` of a value: itself if a number, ``name/i`` per entry of a vector."""
+  """``(series, float)`` of a recorded value; matrices are kept whole, not as series."""
   if isinstance(value, list):
     if any(isinstance(v, list) for v in value):
-      return  # matrices are kept whole, not as series
-    for i, v in enumerate(value):
-      yield f"{name}/{i}", float(v)
+      return
+    yield from zip(_entry_names(name, len(value)), map(float, value))
   else:
     yield name, float(value)
 
@@ -531,7 +535,7 @@ def _same(a, b) -> bool:
 def _step(step):
   """``step`` as an int; a device array (``train_state.step``) stays one, read later."""
   if isinstance(step, jax.Array):
-    if step.ndim or not jax.numpy.issubdtype(step.dtype, jax.numpy.integer):
+    if step.ndim or not jnp.issubdtype(step.dtype, jnp.integer):
       raise ValueError(f"step must be an integer scalar, got {step.dtype}{list(step.shape)}")
     return step
   if (isinstance(step, (bool, np.bool_)) or np.ndim(step)
@@ -621,8 +625,8 @@ def _figure_pixels(figure) -> np.ndarray:
 # write would wake it, and take the interpreter lock from the loop, every step.
 _BATCH_STEPS = 64
 _BATCH_SECONDS = 1.0
-# Device results of a batch come back as one array per chunk of this many
-# writes (or fewer, a power of two), so that few shapes of the pack compile.
+# Device results given as dicts come back as one array per chunk of 16, 4 or
+# 1 writes, so that few shapes of the pack compile.
 _PACK_SIZES = (16, 4, 1)
 
 
@@ -635,9 +639,10 @@ def _device_of(values):
     sharding = value.sharding
     if not isinstance(sharding, jax.sharding.SingleDeviceSharding):
       return None
+    (held,) = sharding.device_set
     if device is None:
-      device = sharding._device  # pylint: disable=protected-access
-    elif sharding._device != device:  # pylint: disable=protected-access
+      device = held
+    elif held != device:
       return None
   return device
 
@@ -669,7 +674,6 @@ def _scalar_rows(batch):
   """
   runs = []  # [key, items]: consecutive writes of one key
   last = None  # (prefix, layout of a `Scalars`, layout of its tags)
-  layouts = {}
   for step, prefix, results, walltime in batch:
     device_step = isinstance(step, jax.Array)
     if isinstance(results, Scalars):
@@ -681,17 +685,10 @@ def _scalar_rows(batch):
       item = (int(_to_host(step)) if device_step else step, walltime,
               _to_host(results.values).tolist())
     else:
-      shapes = tuple(None if isinstance(v, Mapping) else np.shape(v)
-                     for v in results.values())
-      layout_key = (prefix, tuple(results), shapes)
-      if layout_key not in layouts:
-        layouts[layout_key] = _layout(prefix, results)[0]
-      values = (list(results.values()) if None not in shapes
-                else _layout(prefix, results)[1])
-      values = [v for v in values if np.ndim(v) <= 1]
+      layout, values = _layout(prefix, results)
       packable = bool(values) and _device_of(
           values + [step] if device_step else values) is not None
-      key = (layouts[layout_key], "packed" if packable else "one by one", device_step)
+      key = (layout, "packed" if packable else "one by one", device_step)
       item = (step, walltime, values)
     if runs and runs[-1][0] == key:
       runs[-1][1].append(item)
@@ -722,10 +719,7 @@ def _scalar_rows(batch):
 
 
 def _scalar_tags(layout) -> list:
-  tags = []
-  for name, size in layout:
-    tags += [name] if size == 0 else [f"{name}/{i}" for i in range(size)]
-  return tags
+  return [tag for name, size in layout for tag in _entry_names(name, size)]
 
 
 class TensorBoardWriter:
