@@ -53,10 +53,13 @@ from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import json
 import math
 import os
 import queue
+import socket
+import struct
 import threading
 import time
 import weakref
@@ -621,6 +624,102 @@ def _figure_pixels(figure) -> np.ndarray:
   return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
+class _EventFile:
+  """A TensorBoard event file: TFRecords of serialized ``Event`` protos.
+
+  Records are framed here, so that a batch of them is one write to the
+  file; the ``Event`` protos and the CRC-32C come from tensorboardX.
+  """
+
+  _LENGTH = struct.Struct("<Q")
+  _CRC = struct.Struct("<I")
+
+  def __init__(self, logdir: str, tensorboardx):
+    self._crc32c = tensorboardx.crc32c.crc32c
+    self._headers = {}  # record length -> its framed header
+    # TensorBoard's own naming: a time, the host, the process and a counter.
+    name = (f"events.out.tfevents.{int(time.time()):010d}."
+            f"{socket.gethostname()}.{os.getpid()}.{next(_EVENT_FILES)}")
+    self.path = os.path.join(logdir, name)
+    self._file = open(self.path, "wb")  # pylint: disable=consider-using-with
+    self.write([tensorboardx.proto.event_pb2.Event(
+        wall_time=time.time(), file_version="brain.Event:2").SerializeToString()])
+
+  def _masked_crc(self, data: bytes) -> int:
+    crc = self._crc32c(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+  def write(self, records) -> None:
+    """Appends the serialized events ``records``, in one write."""
+    framed = []
+    for data in records:
+      header = self._headers.get(len(data))
+      if header is None:
+        length = self._LENGTH.pack(len(data))
+        header = length + self._CRC.pack(self._masked_crc(length))
+        self._headers[len(data)] = header
+      framed += (header, data, self._CRC.pack(self._masked_crc(data)))
+    self._file.write(b"".join(framed))
+
+  def flush(self) -> None:
+    """Writes the file's buffer out and syncs it to disk."""
+    self._file.flush()
+    os.fsync(self._file.fileno())
+
+  def close(self) -> None:
+    self.flush()
+    self._file.close()
+
+
+_EVENT_FILES = itertools.count()
+
+
+def _varint(number: int) -> bytes:
+  """Protocol buffers' base-128 encoding of a non-negative integer."""
+  out = bytearray()
+  while number > 0x7F:
+    out.append(number & 0x7F | 0x80)
+    number >>= 7
+  out.append(number)
+  return bytes(out)
+
+
+class _ScalarEvents:
+  """Serialized ``Event`` protos of scalar summaries with fixed tags.
+
+  Protocol buffers encode the summary once, each value set to zero; an event
+  of one step is its wall time, its step and that summary with the float32
+  values put in place, so a batch of steps is encoded as one array.
+  """
+
+  def __init__(self, proto, tags):
+    value_type = proto.summary_pb2.Summary.Value
+    summary, offsets = bytearray(), []
+    for tag in tags:
+      # A Value is its tag (field 1), then its float (field 2, 4 bytes).
+      value = value_type(tag=tag, simple_value=0.0).SerializeToString()
+      summary += b"\x0a" + _varint(len(value)) + value
+      offsets.append(len(summary) - 4)
+    expected = proto.summary_pb2.Summary(
+        value=[value_type(tag=tag, simple_value=0.0) for tag in tags])
+    if proto.summary_pb2.Summary.FromString(bytes(summary)) != expected:
+      raise AssertionError(f"scalar summary of {tags} is not encoded as expected")
+    self._summary = np.frombuffer(bytes(summary), np.uint8)
+    self._columns = (np.asarray(offsets)[:, None] + np.arange(4)).ravel()
+    # Event: wall_time (field 1, double), step (field 2), summary (field 5).
+    self._summary_key = b"\x2a" + _varint(len(summary))
+
+  def encode(self, steps, walltimes, numbers) -> list:
+    """The serialized events of rows of ``numbers`` at ``steps``."""
+    bodies = np.tile(self._summary, (len(steps), 1))
+    values = np.asarray(numbers, "<f4").reshape(len(steps), -1)
+    bodies[:, self._columns] = values.view(np.uint8)
+    double = struct.Struct("<d").pack
+    return [b"\x09" + double(walltime) + b"\x10"
+            + _varint(int(step) & 0xFFFFFFFFFFFFFFFF) + self._summary_key + body.tobytes()
+            for step, walltime, body in zip(steps, walltimes, bodies)]
+
+
 # Scalar writes reach the background thread in batches: a hand-over per
 # write would wake it, and take the interpreter lock from the loop, every step.
 _BATCH_STEPS = 64
@@ -683,7 +782,7 @@ def _scalar_rows(batch):
                 tuple((prefix + name, size) for name, size in results.layout))
       key = (last[2], "read")
       item = (int(_to_host(step)) if device_step else step, walltime,
-              _to_host(results.values).tolist())
+              _to_host(results.values))
     else:
       layout, values = _layout(prefix, results)
       packable = bool(values) and _device_of(
@@ -772,10 +871,8 @@ class TensorBoardWriter:
     self._tensorboardx = extras.require("tensorboardX", extra="logging",
                                         user="TensorBoardWriter")
     os.makedirs(self.logdir, exist_ok=True)
-    # tensorboardX's synchronous event file: the background thread here is
-    # the only one that writes it.
-    self._events = self._tensorboardx.event_file_writer.EventsWriter(
-        os.path.join(self.logdir, "events"))
+    # The background thread here is the only one that writes the file.
+    self._events = _EventFile(self.logdir, self._tensorboardx)
     self._proto = self._tensorboardx.proto
     self.flush_seconds = float(flush_seconds)
     self._flushed_at = time.monotonic()
@@ -783,7 +880,7 @@ class TensorBoardWriter:
     self._pending = []  # scalar writes not yet handed to the background
     self._pending_since = 0.0
     self._pending_lock = threading.Lock()
-    self._templates = {}  # result layout -> a reusable event
+    self._templates = {}  # result layout -> its `_ScalarEvents`
     _OPEN_WRITERS.add(self)
 
   def _submit(self, job, *args) -> None:
@@ -829,7 +926,7 @@ class TensorBoardWriter:
         wall_time=walltime, step=int(_to_host(step)), summary=summary))
 
   def _write_event(self, event) -> None:
-    self._events.write_event(event)
+    self._events.write([event.SerializeToString()])
     self._flush_when_due()
 
   def _flush_when_due(self) -> None:
@@ -843,18 +940,12 @@ class TensorBoardWriter:
     # rather than once per step (which costs the loop more than the reading).
     jax.block_until_ready(batch[-1][:3])
     for layout, rows in _scalar_rows(batch):
+      if not layout:
+        continue
       if layout not in self._templates:
-        event = self._proto.event_pb2.Event(
-            summary=self._proto.summary_pb2.Summary(value=[
-                self._proto.summary_pb2.Summary.Value(tag=tag)
-                for tag in _scalar_tags(layout)]))
-        self._templates[layout] = event, list(event.summary.value)
-      event, values = self._templates[layout]
-      for step, walltime, numbers in rows:
-        event.step, event.wall_time = step, walltime
-        for value, number in zip(values, numbers):
-          value.simple_value = number
-        self._events.write_event(event)
+        self._templates[layout] = _ScalarEvents(self._proto, _scalar_tags(layout))
+      steps, walltimes, numbers = zip(*rows)
+      self._events.write(self._templates[layout].encode(steps, walltimes, numbers))
     self._flush_when_due()
 
   def write_summaries(self, step: int, source, state=None, *, prefix: str = "",

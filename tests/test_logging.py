@@ -13,6 +13,7 @@ import pathlib
 import subprocess
 import sys
 import threading
+import time
 
 import flax.linen as nn
 import jax
@@ -239,14 +240,14 @@ def test_nnx_stateful_and_results_sources_write_the_same_scalars(tmp_path):
 def test_writes_return_while_the_disk_is_stuck(tmp_path):
   writer = jlog.TensorBoardWriter(tmp_path)
   release, entered = threading.Event(), threading.Event()
-  write_event = writer._events.write_event  # pylint: disable=protected-access
+  write_records = writer._events.write  # pylint: disable=protected-access
 
   def stuck(*args, **kwargs):
     entered.set()
     release.wait(timeout=30)
-    return write_event(*args, **kwargs)
+    return write_records(*args, **kwargs)
 
-  writer._events.write_event = stuck  # pylint: disable=protected-access
+  writer._events.write = stuck  # pylint: disable=protected-access
   metric = jm.Mean(name="loss")
   state = metric.init()
   for step in range(300):  # several batches of writes reach the background
@@ -268,7 +269,7 @@ def test_a_failed_background_write_raises_at_the_next_call(tmp_path):
   def broken(*args, **kwargs):
     raise OSError("disk full")
 
-  writer._events.write_event = broken  # pylint: disable=protected-access
+  writer._events.write = broken  # pylint: disable=protected-access
   writer.write(0, {"loss": 1.0})
   with pytest.raises(RuntimeError, match="TensorBoardWriter: writing in the "
                      "background failed: disk full"):
@@ -337,6 +338,34 @@ def test_scalars_packed_in_a_jitted_step_write_what_compute_gives(tmp_path):
     np.testing.assert_allclose(np.stack(history.series(tag), 1), series, rtol=3e-7)
   assert bar.values == pytest.approx({t: s[-1][1] for t, s in expected.items()
                                       if t.count("/") == 1}, rel=3e-7)
+
+
+def test_scalar_events_read_back_exactly_at_every_step_size_and_value(tmp_path):
+  # Steps whose encodings take 1 to 9 bytes, float32 values including the
+  # non-finite, the signed zero and the subnormal, over several batches.
+  steps = [0, 1, 127, 128, 16_383, 16_384, 2**31 + 5, 2**40, 2**62]
+  special = np.array([np.nan, np.inf, -np.inf, -0.0, 1e-45, 3.4e38, -1.5],
+                     np.float32)
+  rng = np.random.default_rng(3)
+  steps += [2**62 + i for i in range(1, 200)]
+  rows = [np.roll(special, i) if i < len(special) else
+          rng.standard_normal(7).astype(np.float32) for i in range(len(steps))]
+  layout = (("loss", 0), ("auc", 0), ("f1", 3), ("accuracy", 0), ("n", 0))
+  start = time.time()
+  with jlog.TensorBoardWriter(tmp_path) as writer:
+    for step, row in zip(steps, rows):
+      writer.write(step, jlog.Scalars(jnp.asarray(row), layout))
+  accumulator = _read(tmp_path)
+  tags = ["loss", "auc", "f1/0", "f1/1", "f1/2", "accuracy", "n"]
+  assert sorted(accumulator.Tags()["scalars"]) == sorted(tags)
+  for j, tag in enumerate(tags):
+    events = accumulator.Scalars(tag)
+    assert [e.step for e in events] == steps, tag
+    got = np.array([e.value for e in events], np.float32)
+    # Bit for bit: what was written is what TensorBoard reads.
+    np.testing.assert_array_equal(got.view(np.uint32),
+                                  np.array([r[j] for r in rows]).view(np.uint32))
+    assert all(start - 1 <= e.wall_time <= time.time() + 1 for e in events)
 
 
 # -- History ---------------------------------------------------------------------
