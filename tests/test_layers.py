@@ -20,7 +20,7 @@ LAYERS = (
     {"composition.registry", "composition.collection", "composition.records",
      "composition.checked"},
     {"jmetrics.stateful", "jmetrics.linen", "jmetrics.nnx", "jmetrics.wide",
-     "integrations.extras", "jmetrics.plot", "jmetrics.logging"},
+     "integrations.extras", "jmetrics.plot", "jmetrics.logging", "jmetrics.keras"},
 )
 
 

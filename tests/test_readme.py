@@ -38,6 +38,21 @@ def test_snippet_runs_as_pasted(index):
 
   if "TensorBoardWriter" in SNIPPETS[index]:
     _check_the_logging_snippet(namespace)
+  if "jmetrics.keras.wrap" in SNIPPETS[index]:
+    _check_the_keras_snippet(namespace)
+
+
+def _check_the_keras_snippet(namespace):
+  model, x, y = namespace["model"], namespace["x"], namespace["y"]
+  assert sorted(namespace["history"].history) == ["accuracy", "auc", "loss", "seen",
+                                                  "top2"]
+  evaluated = model.evaluate(x, y, return_dict=True, verbose=0)
+  probs, labels = model.predict(x, verbose=0), y.argmax(-1)
+  assert evaluated["seen"] == len(x)
+  np.testing.assert_allclose(evaluated["accuracy"], np.mean(probs.argmax(-1) == labels))
+  top2 = np.argsort(-probs, -1)[:, :2]
+  np.testing.assert_allclose(evaluated["top2"],
+                             np.mean([l in row for l, row in zip(labels, top2)]))
 
 
 def _check_the_logging_snippet(namespace):
