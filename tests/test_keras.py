@@ -108,6 +108,23 @@ def test_fit_and_evaluate_match_keras_twins_in_the_same_compile(tmp_path):
                                 np.asarray(model(x_test)))
 
 
+def test_weighted_metrics_and_the_progress_bar(capsys):
+  x, y, _, _ = _digits()
+  weights = np.random.default_rng(0).uniform(0, 2, len(x)).astype(np.float32)
+  keras.utils.set_random_seed(0)
+  model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+  model.compile("adam", "categorical_crossentropy", weighted_metrics=[
+      keras.metrics.AUC(name="auc"), keras.metrics.CategoricalAccuracy(name="accuracy"),
+      *jk.wrap([jm.AUC(name="jm_auc"), jm.CategoricalAccuracy(name="jm_accuracy")])])
+  logs = model.fit(x, y, sample_weight=weights, batch_size=BATCH, epochs=1,
+                   verbose=2).history
+  for name in ("auc", "accuracy"):
+    np.testing.assert_allclose(logs[f"jm_{name}"], logs[name], rtol=2e-6)
+  shown = capsys.readouterr().out
+  for name in ("jm_auc", "jm_accuracy"):
+    assert f"{name}: {logs[name][0]:.4f}" in shown  # Keras' progress line
+
+
 def test_a_saved_model_reloads_the_same_metrics_and_numbers(tmp_path):
   x, y, x_test, y_test = _digits()
   wrapped = jk.wrap([jm.AUC(name="jm_auc", num_thresholds=50),
