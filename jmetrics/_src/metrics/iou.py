@@ -327,12 +327,11 @@ class ConfusionMatrix(base.Metric):
       return self.result_dtype(counts)
     # Sums of Wide cells are exact for integer counts, rounded once here.
     if self.normalize == "true":
-      total = wide.wide_value(wide.wide_table_sum(table, axis=1))[:, None]
+      total = wide.wide_value(wide.wide_sum(table, axis=1))[:, None]
     elif self.normalize == "pred":
-      total = wide.wide_value(wide.wide_table_sum(table, axis=0))[None, :]
+      total = wide.wide_value(wide.wide_sum(table, axis=0))[None, :]
     else:
-      total = wide.wide_value(
-          wide.wide_table_sum(wide.wide_table_sum(table, axis=1), 0))
+      total = wide.wide_value(wide.wide_sum(wide.wide_sum(table, axis=1), 0))
     return self.result_dtype(arithmetic.divide_no_nan(counts, total))
 
 
@@ -433,8 +432,7 @@ class _IoUBase(base.Metric):
     tp = _wide_diag(table)
     # predicted + true - tp = tp + fp + fn, summed exactly in Wide arithmetic.
     denominator = wide.wide_merge(
-        wide.wide_merge(wide.wide_table_sum(table, axis=0),
-                        wide.wide_table_sum(table, axis=1)),
+        wide.wide_merge(wide.wide_sum(table, axis=0), wide.wide_sum(table, axis=1)),
         _wide_neg(tp))
     ids = np.asarray(self.target_class_ids, np.int32)
     tp = wide.wide_value(tp)[ids]

@@ -31,8 +31,6 @@ All functions are pure, elementwise and jit-able; shapes broadcast like
 
 from __future__ import annotations
 
-import functools
-
 from typing import NamedTuple
 
 import jax
@@ -184,36 +182,10 @@ def wide_sum(acc: Wide, axis: int = 0) -> Wide:
   """Sums a stacked total along ``axis`` (e.g. the device axis ``pmap`` returns).
 
   A variadic ``lax.reduce`` with `wide_merge` as its combiner, so the sum is
-  exact for integer totals however many entries are stacked, and a sharded
-  ``axis`` reduces as a sum does (one all-reduce). The combiner is a
-  module-level function so that eager calls hit the compilation cache.
+  exact for integer totals however many entries are stacked. The combiner is
+  a module-level function so that eager calls hit the compilation cache.
   """
   zero = jnp.zeros((), _F32)
   hi, lo = jax.lax.reduce(
       (acc.hi, acc.lo), (zero, zero), _merge_pairs, (axis % acc.hi.ndim,))
   return Wide(hi, lo)
-
-
-def wide_table_sum(acc: Wide, axis: int = 0) -> Wide:
-  """`wide_sum` of a small table held whole on each device (a state).
-
-  The same exact sum as a pairwise tree of `wide_merge`: each level merges
-  two halves elementwise, which XLA fuses and vectorises, where a reduction
-  with that combiner runs as a scalar loop on CPU. Slicing a sharded axis
-  in halves would move data between devices: `wide_sum` is for those.
-  """
-  axis = axis % acc.hi.ndim
-  part = functools.partial(jax.lax.slice_in_dim, axis=axis)
-  hi, lo = acc.hi, acc.lo
-  zero = jnp.zeros(hi.shape[:axis] + (1,) + hi.shape[axis + 1:], _F32)
-  if hi.shape[axis] <= 1:  # as the reduction: merged into zero
-    hi, lo = wide_merge(Wide(zero, zero), Wide(hi, lo)) if hi.shape[axis] else (zero, zero)
-  while hi.shape[axis] > 1:
-    size, half = hi.shape[axis], hi.shape[axis] // 2
-    merged = wide_merge(Wide(part(hi, 0, half), part(lo, 0, half)),
-                        Wide(part(hi, half, 2 * half), part(lo, half, 2 * half)))
-    if size % 2:  # the odd one out joins at the next level
-      merged = Wide(jnp.concatenate([merged.hi, part(hi, size - 1, size)], axis),
-                    jnp.concatenate([merged.lo, part(lo, size - 1, size)], axis))
-    hi, lo = merged
-  return Wide(jnp.squeeze(hi, axis), jnp.squeeze(lo, axis))
