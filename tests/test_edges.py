@@ -88,6 +88,33 @@ def test_synced_finite_totals_stay_exact():
   assert float(state.total.hi) + float(state.total.lo) == 2.0**30 + 28
 
 
+@pytest.mark.parametrize("shape,axis", [((10, 10), 0), ((10, 10), 1), ((7, 3), 0),
+                                        ((1, 5), 0), ((0, 4), 0), ((128, 3), 0),
+                                        ((200, 2), 0)])
+def test_table_sums_are_exact_past_2_24(shape, axis):
+  # Integer counts up to 2**40 a cell, as hi + lo pairs; NumPy's float64 sum
+  # of them is exact.
+  counts = np.random.default_rng(0).integers(0, 2**40, shape).astype(np.float64)
+  hi = counts.astype(np.float32)
+  table = wide.Wide(jnp.asarray(hi), jnp.asarray((counts - hi).astype(np.float32)))
+  summed = jax.jit(wide.wide_table_sum, static_argnums=1)(table, axis)
+  np.testing.assert_array_equal(
+      np.asarray(summed.hi, np.float64) + np.asarray(summed.lo, np.float64),
+      counts.sum(axis))
+  reduced = wide.wide_sum(table, axis)  # the same pair as the reduction's
+  np.testing.assert_array_equal(summed.hi, reduced.hi)
+  np.testing.assert_array_equal(summed.lo, reduced.lo)
+
+
+def test_table_sums_add_infinities_as_float32_does():
+  table = wide.Wide(jnp.array([[np.inf, 1.0], [2.0, -np.inf], [-np.inf, 3.0]]),
+                    jnp.zeros((3, 2)))
+  summed = wide.wide_table_sum(table, axis=1)
+  np.testing.assert_array_equal(summed.hi, [np.inf, -np.inf, -np.inf])
+  summed = wide.wide_table_sum(table, axis=0)
+  np.testing.assert_array_equal(summed.hi, [np.nan, -np.inf])
+
+
 # -- NaN and inf do not disappear -------------------------------------------------
 
 

@@ -430,10 +430,14 @@ class _IoUBase(base.Metric):
     """The mean IoU of the target classes present in truth or predictions."""
     table = state.confusion
     tp = _wide_diag(table)
-    # predicted + true - tp = tp + fp + fn, summed exactly in Wide arithmetic.
-    denominator = wide.wide_merge(
-        wide.wide_merge(wide.wide_sum(table, axis=0), wide.wide_sum(table, axis=1)),
-        _wide_neg(tp))
+    # predicted + true - tp = tp + fp + fn, summed exactly in Wide arithmetic
+    # and in one sum: row i of table + table.T, with table's own diagonal,
+    # adds row i and column i and counts tp once.
+    diagonal = np.eye(table.hi.shape[0], dtype=bool)
+    both = wide.wide_merge(table, wide.Wide(table.hi.T, table.lo.T))
+    denominator = wide.wide_table_sum(
+        wide.Wide(jnp.where(diagonal, table.hi, both.hi),
+                  jnp.where(diagonal, table.lo, both.lo)), axis=1)
     ids = np.asarray(self.target_class_ids, np.int32)
     tp = wide.wide_value(tp)[ids]
     denominator = wide.wide_value(denominator)[ids]

@@ -154,6 +154,18 @@ def _from_limbs(limbs: jax.Array) -> Wide:
   return acc
 
 
+def _finite_limbs(acc: Wide, largest) -> jax.Array:
+  """`_limbs` of the finite totals, on the grid of ``largest(|hi|)`` (the
+  largest over what is summed); a non-finite total goes whole in the first
+  limb, so that it adds as a float32 sum does."""
+  finite = jnp.isfinite(acc.hi)
+  finite_part = Wide(jnp.where(finite, acc.hi, 0.0), jnp.where(finite, acc.lo, 0.0))
+  _, exponent = jnp.frexp(largest(jnp.abs(finite_part.hi)))
+  bound = jnp.ldexp(jnp.ones_like(exponent, _F32), jnp.minimum(exponent, 127))
+  special = jnp.stack([acc.hi, jnp.zeros_like(acc.hi), jnp.zeros_like(acc.hi)])
+  return jnp.where(finite, _limbs(finite_part, bound), special)
+
+
 def wide_psum(acc: Wide, axis_name) -> Wide:
   """Sums a total over a mapped axis (pmap, shard_map) without losing digits.
 
@@ -164,13 +176,7 @@ def wide_psum(acc: Wide, axis_name) -> Wide:
   the finite totals), so it combines as a float32 sum does (``inf + 1 =
   inf``, ``inf - inf = NaN``).
   """
-  finite = jnp.isfinite(acc.hi)
-  finite_part = Wide(jnp.where(finite, acc.hi, 0.0), jnp.where(finite, acc.lo, 0.0))
-  largest = jax.lax.pmax(jnp.abs(finite_part.hi), axis_name)
-  _, exponent = jnp.frexp(largest)
-  bound = jnp.ldexp(jnp.ones_like(largest), jnp.minimum(exponent, 127))
-  special = jnp.stack([acc.hi, jnp.zeros_like(acc.hi), jnp.zeros_like(acc.hi)])
-  limbs = jnp.where(finite, _limbs(finite_part, bound), special)
+  limbs = _finite_limbs(acc, lambda size: jax.lax.pmax(size, axis_name))
   return _from_limbs(jax.lax.psum(limbs, axis_name))
 
 
@@ -189,3 +195,26 @@ def wide_sum(acc: Wide, axis: int = 0) -> Wide:
   hi, lo = jax.lax.reduce(
       (acc.hi, acc.lo), (zero, zero), _merge_pairs, (axis % acc.hi.ndim,))
   return Wide(hi, lo)
+
+
+# The most entries `wide_table_sum` adds in float32 sums of limbs: as many
+# as `_limbs` leaves room for (the devices `wide_psum` adds).
+_TABLE_SUM_ENTRIES = 128
+
+
+def wide_table_sum(acc: Wide, axis: int = 0) -> Wide:
+  """`wide_sum` of a table's rows or columns (a confusion table's, say).
+
+  Up to 128 entries along ``axis`` are added as `wide_psum` adds devices:
+  three grid-aligned limbs (`_limbs`, on a grid tied to the table's largest
+  ``|hi|``), each summed in plain float32 without rounding, then folded back
+  into a pair. So the sum is exact for integer totals below 2**47, keeps the
+  pair's ~48 significant bits otherwise, and compiles to ordinary (fused,
+  vectorised) reductions. A non-finite entry is added as a float32 sum
+  adds it. Longer axes take `wide_sum`.
+  """
+  axis = axis % acc.hi.ndim
+  if acc.hi.shape[axis] > _TABLE_SUM_ENTRIES:
+    return wide_sum(acc, axis)
+  limbs = _finite_limbs(acc, lambda size: jnp.max(size, initial=0.0))
+  return _from_limbs(jnp.sum(limbs, axis=axis + 1))
