@@ -306,7 +306,11 @@ class KerasMetric(keras.metrics.Metric):
 
   def result(self):
     """The wrapped metric's ``compute`` of the state."""
-    return self._compute(self.state)
+    # Keras computes every result in its train step, right after the update:
+    # the barrier has the compute read the updated state once it is in
+    # memory, where XLA would otherwise fuse the update into each of the
+    # compute's readers and run it again there.
+    return self._compute(jax.lax.optimization_barrier(self.state))
 
   def reset_state(self):
     """Restores the wrapped metric's ``init()``."""
