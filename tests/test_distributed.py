@@ -630,6 +630,49 @@ def test_synced_update_compiles_to_state_sized_all_reduces(name, metric, args,
   assert sum(size for _, size in found) <= 2 * state, (name, state, found)
 
 
+def _reductions_of_all_reduces(hlo_text: str) -> list[str]:
+  """The combining op (``maximum``, ``add``, ...) of each all-reduce."""
+  found = []
+  for line in hlo_text.splitlines():
+    if re.search(r"\sall-reduce(-start)?\(", line):
+      region = re.search(r"to_apply=(%[\w.\-]+)", line).group(1)
+      body = hlo_text.split(f"\n{region} ", 1)[1].split("\n}", 1)[0]
+      found.append(re.search(r"\s(maximum|minimum|add|multiply|and|or)\(",
+                             body).group(1))
+  return found
+
+
+@pytest.mark.parametrize("path", ["pmap", "shard_map"])
+def test_a_synced_collection_compiles_to_one_pmax_and_one_psum(path):
+  # The README benchmark's 6-metric collection: XLA combines the sync of
+  # every leaf of every member into one max and one sum all-reduce.
+  metrics = jm.Collection([
+      jm.route(jm.Mean(name="loss"), values="loss"),
+      jm.route(jm.Sum(name="seen"), values="loss"),
+      jm.SparseCategoricalAccuracy(), jm.SparseTopKCategoricalAccuracy(k=5),
+      jm.SparseCategoricalCrossentropy(from_logits=True),
+      jm.MeanIoU(num_classes=100, sparse_y_pred=False)])
+  rng = np.random.default_rng(0)
+  n = N_DEVICES * 64
+  labels = rng.integers(0, 100, n).astype(np.int32)
+  logits = rng.normal(size=(n, 100)).astype(np.float32)
+  loss = rng.random(n).astype(np.float32)
+
+  def step(y, p, l):
+    return metrics.sync(metrics.update(metrics.init(), y_true=y, y_pred=p, loss=l),
+                        "d")
+
+  if path == "pmap":
+    lowered = jax.pmap(step, axis_name="d").lower(
+        _per_device(labels), _per_device(logits), _per_device(loss))
+  else:
+    lowered = jax.jit(jax.shard_map(step, mesh=MESH, in_specs=P("d"),
+                                    out_specs=P())).lower(labels, logits, loss)
+  text = lowered.compile().as_text()
+  assert [op for op, _ in collectives(text)] == ["all-reduce", "all-reduce"]
+  assert sorted(_reductions_of_all_reduces(text)) == ["add", "maximum"]
+
+
 def test_collective_parser_reads_tuple_and_array_shapes():
   text = """
   %a = f32[3,200]{1,0} all-reduce(f32[3,200]{1,0} %x), channel_id=1
