@@ -66,6 +66,7 @@ def run(sizes, names, repeats, gpu, budget_ms=2000.0):
   last_ms = {}
   rows = []
   skipped = {}
+  first_calls = {}  # (workload, N) -> {library: seconds of the first call}
   bandwidth = _device_bandwidth_gbs() if gpu else None
   for workload in workloads.WORKLOADS:
     if names and not any(n.lower() in workload.name.lower() for n in names):
@@ -91,7 +92,11 @@ def run(sizes, names, repeats, gpu, budget_ms=2000.0):
           continue
         try:
           updates[library] = builders[library](*inputs)
-          timing.median_ms(updates[library], repeats=1, warmup=1)  # compiles
+          # The first call traces and compiles.
+          first_ms = timing.median_ms(updates[library], repeats=1, warmup=0)
+          if workload.report_compile and library in ("jmetrics", "keras"):
+            first_calls.setdefault((workload.name, f"2^{log2}"), {})[library] = (
+                first_ms / 1e3)
         except peers.Unavailable as e:
           updates.pop(library, None)
           skipped.setdefault(library, set()).add(str(e))
@@ -108,7 +113,7 @@ def run(sizes, names, repeats, gpu, budget_ms=2000.0):
           last_ms[(workload.name, library)] = (medians[library], n)
       rows.append(row)
       print(_format_row(row, bandwidth), flush=True)
-  return rows, skipped
+  return rows, skipped, first_calls
 
 
 def _format_row(row, bandwidth):
@@ -145,9 +150,18 @@ def main(argv=None):
     header.append("jmetrics GB/s / peak")
   print("| " + " | ".join(header) + " |")
   print("|" + "---|" * len(header))
-  _, skipped = run(args.sizes, args.workloads, args.repeats, args.gpu)
+  _, skipped, first_calls = run(args.sizes, args.workloads, args.repeats, args.gpu)
   for library, reasons in sorted(skipped.items()):
     print(f"# skipped {library}: " + "; ".join(sorted(reasons)))
+  if first_calls:
+    print("\n# first call of each collection's jitted update (trace + compile + "
+          "one run), seconds")
+    print("| workload | N | jmetrics | keras |")
+    print("|---|---|---|---|")
+    for (name, size), seconds in first_calls.items():
+      cells = [f"{seconds[lib]:.2f}" if lib in seconds else "—"
+               for lib in ("jmetrics", "keras")]
+      print(f"| {name} | {size} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

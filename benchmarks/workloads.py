@@ -25,6 +25,7 @@ class Workload:
   jmetrics: Callable[..., Callable[[], object]]
   peers: dict  # library name -> builder(numpy inputs) -> update callable
   min_size: int = 2**12  # smaller inputs are skipped
+  report_compile: bool = False  # also report the first call (trace + compile)
 
 
 def jmetrics_update(metric, *inputs):
@@ -321,8 +322,65 @@ TRAIN_STEP_COLLECTION = Workload(
     make_inputs=_train_step_inputs,
     jmetrics=_jmetrics_collection,
     peers={"keras": _keras_collection},
+    report_compile=True,
+)
+
+# -- a 10-metric classification collection on 100-way probabilities ----------
+
+
+def _classification_inputs(n, rng):
+  samples = max(n // _TRAIN_CLASSES, 8)
+  logits = rng.normal(size=(samples, _TRAIN_CLASSES)).astype(np.float32)
+  probs = np.exp(logits - logits.max(-1, keepdims=True))
+  probs /= probs.sum(-1, keepdims=True)
+  labels = rng.integers(0, _TRAIN_CLASSES, samples)
+  return np.eye(_TRAIN_CLASSES, dtype=np.float32)[labels], probs
+
+
+def _classification_configs(module, f1_kwargs):
+  """The ten metrics, built from ``module`` (jmetrics or keras.metrics)."""
+  return [module.CategoricalAccuracy(name="accuracy"),
+          module.Precision(name="precision"), module.Recall(name="recall"),
+          module.AUC(name="roc_auc"), module.AUC(curve="PR", name="pr_auc"),
+          module.F1Score(average="macro", name="f1", **f1_kwargs),
+          module.TopKCategoricalAccuracy(k=5, name="top5"),
+          module.CategoricalCrossentropy(name="crossentropy"),
+          module.PrecisionAtRecall(0.5, name="precision_at_recall"),
+          module.RecallAtPrecision(0.5, name="recall_at_precision")]
+
+
+def _jmetrics_classification(y_true, y_pred):
+  collection = jm.Collection(_classification_configs(
+      jm, {"num_classes": _TRAIN_CLASSES}))
+  return jmetrics_update(collection, jnp.asarray(y_true), jnp.asarray(y_pred))
+
+
+def _keras_classification(y_true, y_pred):
+  peers.require("keras")
+  import keras  # pylint: disable=g-import-not-at-top
+  metrics = _classification_configs(keras.metrics, {})
+  for metric in metrics:  # F1Score makes its variables at the first batch
+    metric.update_state(y_true[:1], y_pred[:1])
+    metric.reset_state()
+  variables = [[v.value for v in m.variables] for m in metrics]
+
+  @jax.jit
+  def update(variables, y_true, y_pred):
+    return [m.stateless_update_state(v, y_true, y_pred)
+            for m, v in zip(metrics, variables)]
+
+  y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
+  return lambda: update(variables, y_true, y_pred)
+
+
+CLASSIFICATION_COLLECTION = Workload(
+    name="10-metric classification collection (100 classes)",
+    make_inputs=_classification_inputs,
+    jmetrics=_jmetrics_classification,
+    peers={"keras": _keras_classification},
+    report_compile=True,
 )
 
 WORKLOADS = [BINARY_AUC, MULTILABEL_AUC, PRECISION_TOP_K, TOP5_ACCURACY,
              _mean_iou_workload(21), _mean_iou_workload(150), BINARY_DICE,
-             MULTICLASS_DICE, TRAIN_STEP_COLLECTION]
+             MULTICLASS_DICE, TRAIN_STEP_COLLECTION, CLASSIFICATION_COLLECTION]
