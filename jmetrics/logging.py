@@ -703,7 +703,9 @@ class _ScalarEvents:
     expected = proto.summary_pb2.Summary(
         value=[value_type(tag=tag, simple_value=0.0) for tag in tags])
     if proto.summary_pb2.Summary.FromString(bytes(summary)) != expected:
-      raise AssertionError(f"scalar summary of {tags} is not encoded as expected")
+      # This protobuf orders a Value's fields otherwise: nothing may be written.
+      raise RuntimeError(f"TensorBoardWriter: the scalar summary of {tags} does "
+                         "not encode as expected")
     self._summary = np.frombuffer(bytes(summary), np.uint8)
     self._columns = (np.asarray(offsets)[:, None] + np.arange(4)).ravel()
     # Event: wall_time (field 1, double), step (field 2), summary (field 5).
