@@ -2,13 +2,14 @@
 
 Imported on demand (``import jmetrics.keras``); Keras is the optional extra
 ``jmetrics[keras]`` and must run on its JAX backend. Importing this module
-before Keras selects that backend (``KERAS_BACKEND=jax``) unless another was
-chosen.
+before Keras sets ``KERAS_BACKEND=jax`` when that variable is unset (it
+takes precedence over ``~/.keras/keras.json``).
 
 A wrapped metric is a real Keras metric: its variables hold the jmetrics
 state (every leaf, both halves of each exact `Wide` pair included, end to
-end in one variable per dtype; `KerasMetric.state` gives the pytree), and ``update_state``, ``result`` and ``reset_state`` call the
-metric's pure ``update``, ``compute`` and ``init``, so they also run inside
+end in one variable per dtype; `KerasMetric.state` gives the pytree), and
+``update_state``, ``result`` and ``reset_state`` call the metric's pure
+``update``, ``compute`` and ``init``, so they also run inside
 Keras' jitted train step through its stateless forms. ``compile``, ``fit``,
 ``evaluate``, the progress bar, ``History``, ``keras.callbacks.TensorBoard``
 and ``EarlyStopping`` see the values under the metric's ``name``; a wrapped
@@ -20,6 +21,16 @@ and ``EarlyStopping`` see the values under the metric's ``name``; a wrapped
 Like Keras' own metrics under ``keras.distribution.DataParallel``, a
 wrapped metric updates from the whole global batch inside the sharded
 train step; its values are those of one device.
+
+In ``compile`` a metric is given Keras' ``y_true, y_pred, sample_weight``:
+a metric given through `jm.route` takes those of them it names (so
+``jm.route(jm.Mean(name="mean_score"), values="y_pred")`` averages the
+predictions), and a metric of other inputs (a bare `jm.Mean`) says to route
+it. A Collection reports its members under their own names, so in a dict
+for several outputs `wrap` prefixes them with the output's name, as Keras
+does; give a Collection used in both ``metrics`` and ``weighted_metrics``
+distinct member names. `jm.Checked` metrics check values with ``checkify``,
+which Keras' train step cannot run, and are refused.
 
 String identifiers follow ``compile``: ``"accuracy"`` and ``"acc"`` become
 the binary, sparse categorical or categorical accuracy by the shapes of the
@@ -56,6 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
+from jmetrics._src.composition import checked as checked_lib
 from jmetrics._src.composition import collection as collection_lib
 from jmetrics._src.composition import registry
 from jmetrics._src.integrations import extras
@@ -131,7 +143,11 @@ def _as_metric(identifier) -> base.Metric:
 
 def _function_path(fn, owner: str) -> str:
   module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
-  if not module or "<" in name or "." in name:
+  try:
+    found = getattr(importlib.import_module(module), name) if module and name else None
+  except (ImportError, AttributeError):  # a lambda, a closure, a partial
+    found = None
+  if found is not fn:
     raise ValueError(f"{owner}: cannot save the function {fn!r}; only module-level "
                      "functions are saved (by their import path)")
   return f"{module}:{name}"
@@ -149,9 +165,11 @@ def _plain(value, owner: str):
     return {"__dict__": [[_plain(k, owner), _plain(v, owner)] for k, v in value.items()]}
   if isinstance(value, (np.dtype, type)):  # np.float32, jnp.float32, a dtype
     try:
-      return {"__dtype__": np.dtype(value).name}
+      dtype = np.dtype(value)
     except TypeError:
-      pass
+      dtype = None
+    if dtype is not None and dtype.kind != "O":  # any class makes an object dtype
+      return {"__dtype__": dtype.name}
   if isinstance(value, (np.generic, np.ndarray, jax.Array)):
     return _plain(np.asarray(value).tolist(), owner)
   if callable(value):
@@ -182,6 +200,12 @@ def metric_config(metric: base.Metric) -> dict:
   `metric_from_config` rebuilds an equal metric. Collections keep their
   members and order; routed and wrapped metrics keep what they wrap.
 
+  Args:
+    metric: the jmetrics metric.
+
+  Returns:
+    ``{"class_name": ..., "config": {...}}`` of JSON values.
+
   Raises:
     ValueError: for a value that cannot be saved, such as a lambda given
       to `jm.MeanMetricWrapper` (a module-level function is saved by its
@@ -202,7 +226,17 @@ def metric_config(metric: base.Metric) -> dict:
 
 
 def metric_from_config(config: dict) -> base.Metric:
-  """The jmetrics metric `metric_config` describes."""
+  """The jmetrics metric `metric_config` describes.
+
+  Args:
+    config: what `metric_config` returned (after a JSON round trip).
+
+  Returns:
+    A metric equal to the one described.
+
+  Raises:
+    ValueError: for a class jmetrics does not have.
+  """
   class_name, fields = config["class_name"], config["config"]
   if class_name == "compile:accuracy":
     return _CompileAccuracy(**fields)
@@ -299,10 +333,41 @@ class KerasMetric(keras.metrics.Metric):
     return self._unpacked([v.value for v in self._state_variables])
 
   def update_state(self, *inputs, **named_inputs):
-    """Updates the state from one batch: the wrapped metric's ``update``."""
+    """Updates the state from one batch: the wrapped metric's ``update``.
+
+    Args:
+      *inputs: the wrapped metric's inputs by position; for a routed metric
+        or a Collection, Keras' ``y_true, y_pred`` (as ``compile`` passes
+        them), of which it gets those it takes.
+      **named_inputs: inputs by name (``sample_weight``, or a routed
+        metric's or a Collection's input names).
+
+    Raises:
+      TypeError: for Keras' ``(y_true, y_pred)`` given to a metric of other
+        inputs (a bare `jm.Mean` or `jm.Sum`: route it).
+    """
+    inputs, named_inputs = self._bound(inputs, named_inputs)
     new_state = self._update(self.state, *inputs, **named_inputs)
     for variable, packed in zip(self._state_variables, self._packed(new_state)):
       variable.assign(packed)
+
+  def _bound(self, inputs: tuple, named: dict):
+    """The inputs as the wrapped metric takes them, from Keras' call."""
+    takes = collection_lib.inputs_of(self.metric).names
+    routed = isinstance(self.metric, (collection_lib.Routed,
+                                      collection_lib.Collection))
+    if routed and len(inputs) <= len(collection_lib.POSITIONAL):
+      given = dict(zip(collection_lib.POSITIONAL, inputs)) | named
+      # Of Keras' three inputs, only those the metric takes by name go in.
+      return (), {name: value for name, value in given.items()
+                  if name in takes or name not in collection_lib.POSITIONAL}
+    if len(inputs) == 2 and "y_pred" not in takes:
+      raise TypeError(
+          f"{type(self.metric).__name__} {self.metric.name!r} takes "
+          f"{', '.join(takes)}, and was given Keras' (y_true, y_pred): route "
+          f"it, e.g. jm.route(jm.{type(self.metric).__name__}(), "
+          f"{takes[0]}=\"y_pred\")")
+    return inputs, named
 
   def result(self):
     """The wrapped metric's ``compute`` of the state."""
@@ -355,7 +420,38 @@ def wrap(metrics):
   if isinstance(metrics, (list, tuple)):
     return [wrap(m) for m in metrics]
   if isinstance(metrics, Mapping):
-    return {key: wrap(m) for key, m in metrics.items()}
-  if isinstance(metrics, keras.metrics.Metric):
+    return {output: _per_output(output, wrap(m)) for output, m in metrics.items()}
+  if isinstance(metrics, keras.metrics.Metric) or (
+      isinstance(metrics, type) and issubclass(metrics, keras.metrics.Metric)):
     return metrics
-  return KerasMetric(_as_metric(metrics))
+  metric = _as_metric(metrics)
+  _refuse_checked(metric)
+  return KerasMetric(metric)
+
+
+def _per_output(output: str, wrapped):
+  """Collections of one output's metrics, their members named as Keras names
+  an output's metrics (``output_name``): Keras adds the prefix to a metric's
+  name, not to the names inside its result."""
+  if isinstance(wrapped, list):
+    return [_per_output(output, m) for m in wrapped]
+  if isinstance(wrapped, KerasMetric) and isinstance(
+      wrapped.metric, collection_lib.Collection):
+    collection = wrapped.metric
+    return KerasMetric(collection_lib.Collection(
+        {f"{output}_{key}": member for key, member in collection.members},
+        name=collection.name, flatten=collection.flatten))
+  return wrapped
+
+
+def _refuse_checked(metric) -> None:
+  members = (metric.metrics.values() if isinstance(metric, collection_lib.Collection)
+             else [getattr(metric, "metric", None)])
+  if isinstance(metric, checked_lib.Checked):
+    raise ValueError(
+        f"jmetrics.keras.wrap: Checked {metric.name!r} checks values with "
+        "checkify, which Keras' jitted train step cannot run; wrap the metric "
+        "it checks")
+  for member in members:
+    if isinstance(member, base.Metric):
+      _refuse_checked(member)

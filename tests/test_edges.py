@@ -106,6 +106,19 @@ def test_table_sums_are_exact_past_2_24(shape, axis):
   np.testing.assert_array_equal(summed.lo, reduced.lo)
 
 
+def test_tiny_totals_sum_and_sync_without_nan():
+  tiny = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32) * 1e-30
+  table = wide.Wide(jnp.asarray(tiny), jnp.zeros((2, 2)))
+  np.testing.assert_allclose(wide.wide_table_sum(table, axis=1).hi, [3e-30, 7e-30],
+                             rtol=1e-6)
+  metric = jm.Sum()
+  rows = np.full((8, 4), 1e-30, np.float32)
+  synced = jax.pmap(lambda x: metric.sync(metric.update(metric.init(), x), "d"),
+                    axis_name="d")(rows)
+  np.testing.assert_allclose(metric.compute(jax.tree.map(lambda x: x[0], synced)),
+                             32e-30, rtol=1e-6)
+
+
 def test_table_sums_add_infinities_as_float32_does():
   table = wide.Wide(jnp.array([[np.inf, 1.0], [2.0, -np.inf], [-np.inf, 3.0]]),
                     jnp.zeros((3, 2)))

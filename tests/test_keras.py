@@ -125,6 +125,43 @@ def test_weighted_metrics_and_the_progress_bar(capsys):
     assert f"{name}: {logs[name][0]:.4f}" in shown  # Keras' progress line
 
 
+def test_per_output_collections_are_named_by_output_as_keras_names_its_own():
+  x, y, _, _ = _digits()
+  keras.utils.set_random_seed(0)
+  inputs = keras.Input((64,))
+  hidden = keras.layers.Dense(16, activation="relu")(inputs)
+  outputs = {"a": keras.layers.Dense(10, activation="softmax", name="a")(hidden),
+             "b": keras.layers.Dense(10, activation="softmax", name="b")(hidden)}
+  model = keras.Model(inputs, outputs)
+  keras_metrics = {out: [keras.metrics.Precision(name="precision"),
+                         keras.metrics.AUC(name="auc")] for out in "ab"}
+  ours = jk.wrap({out: [jm.Collection([jm.Precision(name="jm_precision"),
+                                       jm.AUC(name="jm_auc")]),
+                        jm.route(jm.Mean(name="jm_mean_score"), values="y_pred")]
+                  for out in "ab"})
+  model.compile("adam", {"a": "categorical_crossentropy", "b": "categorical_crossentropy"},
+                metrics={out: keras_metrics[out] + ours[out] for out in "ab"})
+  logs = model.fit(x, {"a": y, "b": y[::-1]}, batch_size=BATCH, epochs=1,
+                   verbose=0).history
+  for out in "ab":
+    for name in ("precision", "auc"):
+      np.testing.assert_allclose(logs[f"{out}_jm_{name}"], logs[f"{out}_{name}"],
+                                 rtol=2e-6, err_msg=f"{out} {name}")
+  # The routed Mean averages the predictions, which sum to 1 over 10 classes.
+  np.testing.assert_allclose(logs["a_jm_mean_score"], [0.1], rtol=1e-5)
+
+
+def test_what_cannot_run_in_a_train_step_is_refused_by_name():
+  with pytest.raises(ValueError, match="Checked 'auc' checks values with checkify"):
+    jk.wrap(jm.Collection([jm.Checked(jm.AUC()), jm.Mean()]))
+  mean = jk.wrap(jm.Mean(name="m"))
+  with pytest.raises(TypeError, match=r"Mean 'm' takes values, sample_weight, and "
+                     r"was given Keras' \(y_true, y_pred\): route it"):
+    mean.update_state(np.ones(3), np.ones(3))
+  mean.update_state(np.array([1.0, 2.0]))  # its own input: a Mean outside compile
+  assert float(mean.result()) == 1.5
+
+
 def test_a_saved_model_reloads_the_same_metrics_and_numbers(tmp_path):
   x, y, x_test, y_test = _digits()
   wrapped = jk.wrap([jm.AUC(name="jm_auc", num_thresholds=50),

@@ -161,7 +161,9 @@ def _finite_limbs(acc: Wide, largest) -> jax.Array:
   finite = jnp.isfinite(acc.hi)
   finite_part = Wide(jnp.where(finite, acc.hi, 0.0), jnp.where(finite, acc.lo, 0.0))
   _, exponent = jnp.frexp(largest(jnp.abs(finite_part.hi)))
-  bound = jnp.ldexp(jnp.ones_like(exponent, _F32), jnp.minimum(exponent, 127))
+  # Clamped so that the finest grid (bound / 2**32) stays a normal float32:
+  # tiny totals keep a nonzero grid rather than dividing by zero.
+  bound = jnp.ldexp(jnp.ones_like(exponent, _F32), jnp.clip(exponent, -94, 127))
   special = jnp.stack([acc.hi, jnp.zeros_like(acc.hi), jnp.zeros_like(acc.hi)])
   return jnp.where(finite, _limbs(finite_part, bound), special)
 
@@ -208,10 +210,11 @@ def wide_table_sum(acc: Wide, axis: int = 0) -> Wide:
   Up to 128 entries along ``axis`` are added as `wide_psum` adds devices:
   three grid-aligned limbs (`_limbs`, on a grid tied to the table's largest
   ``|hi|``), each summed in plain float32 without rounding, then folded back
-  into a pair. So the sum is exact for integer totals below 2**47, keeps the
-  pair's ~48 significant bits otherwise, and compiles to ordinary (fused,
-  vectorised) reductions. A non-finite entry is added as a float32 sum
-  adds it. Longer axes take `wide_sum`.
+  into a pair. So the sum is exact for integer totals below 2**47 (the very
+  pair `wide_sum` gives), and a fractional one is kept to ~48 bits below the
+  table's largest entry (not below its own sum's); it compiles to ordinary
+  (fused, vectorised) reductions. A non-finite entry is added as a float32
+  sum adds it. Longer axes take `wide_sum`.
   """
   axis = axis % acc.hi.ndim
   if acc.hi.shape[axis] > _TABLE_SUM_ENTRIES:
