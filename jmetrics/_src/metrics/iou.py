@@ -220,10 +220,6 @@ def _wide_diag(table: wide.Wide) -> wide.Wide:
   return wide.Wide(jnp.diagonal(table.hi), jnp.diagonal(table.lo))
 
 
-def _wide_neg(x: wide.Wide) -> wide.Wide:
-  return wide.Wide(-x.hi, -x.lo)
-
-
 # -- ConfusionMatrix ---------------------------------------------------------------
 
 
