@@ -307,19 +307,19 @@ class KerasMetric(keras.metrics.Metric):
             initializer=lambda shape, dtype, initial=initial: jnp.array(initial, dtype))
         for dtype, initial in zip(dtypes, self._initial)]
     self._dtypes = dtypes
+    # Where each leaf lies in its dtype's variable, worked out once.
+    self._slices, ends = [], [0] * len(dtypes)
+    for dtype, shape in self._leaves:
+      group = dtypes.index(dtype)
+      start, ends[group] = ends[group], ends[group] + math.prod(shape)
+      self._slices.append((group, start, ends[group], shape))
     self._update = jax.jit(metric.update)
     self._compute = jax.jit(metric.compute)
 
   def _unpacked(self, packed):
-    offsets = [0] * len(packed)
-    leaves = []
-    for dtype, shape in self._leaves:
-      group = self._dtypes.index(dtype)
-      size = math.prod(shape)
-      start = offsets[group]
-      leaves.append(jnp.reshape(packed[group][start:start + size], shape))
-      offsets[group] = start + size
-    return jax.tree.unflatten(self._treedef, leaves)
+    return jax.tree.unflatten(self._treedef, [
+        jnp.reshape(packed[group][start:stop], shape)
+        for group, start, stop, shape in self._slices])
 
   def _packed(self, state) -> list:
     leaves = jax.tree.leaves(state)
@@ -420,7 +420,7 @@ def wrap(metrics):
   if isinstance(metrics, (list, tuple)):
     return [wrap(m) for m in metrics]
   if isinstance(metrics, Mapping):
-    return {output: _per_output(output, wrap(m)) for output, m in metrics.items()}
+    return {output: wrap(_per_output(output, m)) for output, m in metrics.items()}
   if isinstance(metrics, keras.metrics.Metric) or (
       isinstance(metrics, type) and issubclass(metrics, keras.metrics.Metric)):
     return metrics
@@ -429,19 +429,17 @@ def wrap(metrics):
   return KerasMetric(metric)
 
 
-def _per_output(output: str, wrapped):
-  """Collections of one output's metrics, their members named as Keras names
-  an output's metrics (``output_name``): Keras adds the prefix to a metric's
-  name, not to the names inside its result."""
-  if isinstance(wrapped, list):
-    return [_per_output(output, m) for m in wrapped]
-  if isinstance(wrapped, KerasMetric) and isinstance(
-      wrapped.metric, collection_lib.Collection):
-    collection = wrapped.metric
-    return KerasMetric(collection_lib.Collection(
-        {f"{output}_{key}": member for key, member in collection.members},
-        name=collection.name, flatten=collection.flatten))
-  return wrapped
+def _per_output(output: str, metrics):
+  """One output's metrics, a Collection's members named as Keras names an
+  output's metrics (``output_member``): Keras prefixes a metric's name, not
+  the names inside its result."""
+  if isinstance(metrics, (list, tuple)):
+    return [_per_output(output, m) for m in metrics]
+  if isinstance(metrics, collection_lib.Collection):
+    return collection_lib.Collection(
+        {f"{output}_{key}": member for key, member in metrics.members},
+        name=metrics.name, flatten=metrics.flatten)
+  return metrics
 
 
 def _refuse_checked(metric) -> None:
