@@ -498,3 +498,30 @@ def test_threshold_update_is_one_native_call():
       "custom-call"], entry
   assert 'custom_call_target="JmetricsThresholdUpdate"' in entry
   assert len(jax.tree.leaves(metric.init())) == 2
+
+
+@pytest.mark.parametrize("increment", ["counts", "pairs"])
+def test_table_add_gives_wide_add_counts_bits_on_every_special_value(increment):
+  rng = np.random.default_rng(3)
+  shape = (48, 48)
+  totals = rng.integers(0, 2**40, shape).astype(np.float64)
+  totals[0, :4] = [np.inf, -np.inf, np.nan, 3.4e38]
+  totals[1, :3] = [0.5, -2.0**30, 2.0**47 - 1]
+  hi = totals.astype(np.float32)
+  lo = np.where(np.isfinite(hi), totals - hi, 0).astype(np.float32)
+  total = wide.Wide(jnp.asarray(hi), jnp.asarray(lo))
+  if increment == "counts":
+    add = rng.integers(0, 2**31 - 1, shape).astype(np.int32)
+    add[2, :3] = [0, 2**24 + 1, 4095]
+  else:
+    sums = rng.integers(0, 2**36, shape).astype(np.float64) + rng.choice(
+        [0.0, 0.25, 0.1], shape)
+    sums[2, :4] = [np.inf, np.nan, -np.inf, 1e38]
+    add_hi = sums.astype(np.float32)
+    add = wide.Wide(jnp.asarray(add_hi), jnp.asarray(
+        np.where(np.isfinite(add_hi), sums - add_hi, 0).astype(np.float32)))
+  native = jax.jit(lambda t, a: wide.Wide(*ffi.add_counts(
+      jnp.stack(a) if isinstance(a, wide.Wide) else a, t.hi, t.lo)))(total, add)
+  xla = jax.jit(wide.wide_add_counts)(total, add)
+  for got, want in zip(native, xla):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -6,6 +6,7 @@ built (`ffi`), and its partition rule holds in every sharding mode. Metric
 families call the functions below and never see which lowering runs.
 """
 
+from jmetrics._src.kernels.counting import add_counts
 from jmetrics._src.kernels.counting import bincount
 from jmetrics._src.kernels.counting import confusion_matrix
 from jmetrics._src.kernels.counting import diagonal
@@ -17,6 +18,7 @@ from jmetrics._src.kernels.ffi import Cells
 from jmetrics._src.kernels.ffi import library_path
 from jmetrics._src.kernels.rows import argmax
 from jmetrics._src.kernels.rows import in_top_k
+from jmetrics._src.kernels.rows import row_statistics
 from jmetrics._src.kernels.thresholds import bucket
 from jmetrics._src.kernels.thresholds import Counts
 from jmetrics._src.kernels.thresholds import filter_top_k

@@ -187,6 +187,8 @@ def _partitioned(histogram, on_shards, leaves, num_batched, per_row):
   first = leaves[0].shape
 
   def batch_axes(mesh, arg_shapes):
+    if not num_batched:
+      return ()  # operands of the state's shape only: nothing to split
     spec = arg_shapes[0].sharding.spec if first else ()
     # Only the batch axis may stay sharded.
     lead = spec[0] if len(spec) else None

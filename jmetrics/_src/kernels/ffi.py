@@ -46,8 +46,10 @@ class Target(str, enum.Enum):
   PAIR_HISTOGRAM = "JmetricsPairHistogram"
   BINCOUNT = "JmetricsBincount"
   PRODUCT_SUMS = "JmetricsProductSums"
+  ADD_COUNTS = "JmetricsAddCounts"
   ARGMAX = "JmetricsArgmax"
   IN_TOP_K = "JmetricsInTopK"
+  ROW_STATISTICS = "JmetricsRowStatistics"
 
 
 class Bucketing(enum.IntEnum):
@@ -244,16 +246,24 @@ def threshold_histogram(scores, labels, weights, *, bucketing: Bucketing,
       num_thresholds=num_thresholds, num_labels=num_labels)
 
 
-def _wide_outputs(target: Target, totals, *args, **attrs) -> list:
+def _slots(cells) -> np.ndarray:
+  """The cell (0 TP, 1 FP, 2 TN, 3 FN) of each slot of the totals: the set
+  cells of a `Cells`, in order, or a sequence of cells (which may repeat)."""
+  cells = cells.indices if isinstance(cells, Cells) else tuple(cells)
+  return np.asarray(cells, np.int64)
+
+
+def _wide_outputs(target: Target, totals, *args, slots, **attrs) -> list:
   flat = [x for total in totals for x in total]
   outs = jax.ffi.ffi_call(
       target.value, [jax.ShapeDtypeStruct(x.shape, jnp.float32) for x in flat],
       vmap_method="sequential")(
-          *args, *(x.astype(jnp.float32) for x in flat), **_attrs(**attrs))
+          *args, *(x.astype(jnp.float32) for x in flat), slots=_slots(slots),
+          **_attrs(**attrs))
   return [tuple(outs[i:i + 2]) for i in range(0, len(outs), 2)]
 
 
-def threshold_totals(histogram, totals, *, cells: Cells, num_thresholds: int,
+def threshold_totals(histogram, totals, *, cells, num_thresholds: int,
                      num_labels: int, positions=None) -> list:
   """Running totals with a `threshold_histogram` added, in one call.
 
@@ -265,7 +275,10 @@ def threshold_totals(histogram, totals, *, cells: Cells, num_thresholds: int,
     totals: ``(hi, lo)`` totals of the ``cells``, in their order: each of
       shape ``(T,)`` or ``(T, num_labels)``, or several consecutive cells
       stacked on a leading axis.
-    cells: which counts ``totals`` hold.
+    cells: which counts ``totals`` hold: a `Cells` (each set cell once, in
+      the order TP, FP, TN, FN), or the cell index (0 TP, 1 FP, 2 TN, 3 FN)
+      of each total in order, which may repeat (several metrics' totals
+      from one histogram).
     num_thresholds: T.
     num_labels: as for the histogram.
     positions: ``None`` if the totals are in the grid's sorted order, else
@@ -276,11 +289,11 @@ def threshold_totals(histogram, totals, *, cells: Cells, num_thresholds: int,
   """
   return _wide_outputs(
       Target.THRESHOLD_TOTALS, totals, histogram, _positions(positions),
-      num_thresholds=num_thresholds, num_labels=num_labels, cells=cells)
+      slots=cells, num_thresholds=num_thresholds, num_labels=num_labels)
 
 
 def threshold_update(scores, labels, weights, totals, *, bucketing: Bucketing,
-                     num_thresholds: int, num_labels: int, cells: Cells,
+                     num_thresholds: int, num_labels: int, cells,
                      sorted_thresholds=None, positions=None) -> list:
   """`threshold_totals` of `threshold_histogram`, in one call (arguments as
   there); returns the new ``(hi, lo)`` totals in a list. Weighted sums are
@@ -289,8 +302,8 @@ def threshold_update(scores, labels, weights, totals, *, bucketing: Bucketing,
   return _wide_outputs(
       Target.THRESHOLD_UPDATE, totals, _flat(scores), _labels(labels),
       _weights(weights), _thresholds(sorted_thresholds), _positions(positions),
-      mode=bucketing, num_thresholds=num_thresholds, num_labels=num_labels,
-      cells=cells)
+      slots=cells, mode=bucketing, num_thresholds=num_thresholds,
+      num_labels=num_labels)
 
 
 def top_k_threshold_histogram(scores, labels, weights, *, k: int, class_id,
@@ -322,6 +335,15 @@ def top_k_threshold_histogram(scores, labels, weights, *, k: int, class_id,
       _thresholds(sorted_thresholds), pairs=pairs, mode=bucketing,
       num_thresholds=num_thresholds, k=k, row_length=scores.shape[-1],
       class_id=-1 if class_id is None else class_id)
+
+
+def add_counts(counts, hi, lo) -> tuple:
+  """``(hi, lo)`` totals plus a table: int32 ``counts`` of their shape, or
+  float32 ``(2, *shape)`` ``(hi, lo)`` pairs, added as `wide.wide_add_counts`
+  adds them (the same bits)."""
+  shape = jax.ShapeDtypeStruct(hi.shape, jnp.float32)
+  return tuple(jax.ffi.ffi_call(Target.ADD_COUNTS.value, (shape, shape),
+                                vmap_method="sequential")(counts, hi, lo))
 
 
 def pair_histogram(y_true, y_pred, weights, num_classes: int, *,
@@ -383,3 +405,43 @@ def in_top_k(labels, scores, k: int) -> jax.Array:
   return jax.ffi.ffi_call(Target.IN_TOP_K.value, out,
                           vmap_method="broadcast_all")(
       scores, labels, **_attrs(k=k, row_length=scores.shape[-1]))
+
+
+# The outputs `row_statistics` can ask for, in the order the kernel returns
+# them, with the bit of each in the kernel's ``outputs`` attribute.
+ROW_OUTPUTS = {"argmax": (1, jnp.int32), "crossentropy": (2, jnp.float32),
+               "outranked": (4, jnp.int32)}
+
+
+def row_statistics(scores, labels, *, outputs, signed_zeros: bool) -> list:
+  """Per row of float32 ``scores`` ``(..., C)``, the requested statistics.
+
+  Args:
+    scores: float32 scores of shape ``(..., C)``, ``C >= 1``.
+    labels: int32 class ids of shape ``scores.shape[:-1]``; may be None when
+      only ``"argmax"`` is asked.
+    outputs: a sorted tuple of names in `ROW_OUTPUTS`:
+      ``"argmax"`` (`argmax` with ``signed_zeros``), ``"crossentropy"``
+      (float32 sparse cross-entropy from logits; a label outside ``[0, C)``
+      costs 0, a non-finite log-probability makes it NaN) and
+      ``"outranked"`` (int32: the scores strictly above the label's, as
+      `in_top_k` counts them: a negative label indexes from the end).
+    signed_zeros: Keras' argmax rule, as for `argmax`.
+
+  Returns:
+    The outputs in the order of ``outputs``, each of shape
+    ``scores.shape[:-1]``.
+  """
+  scores = jnp.asarray(scores, jnp.float32)
+  batch = scores.shape[:-1]
+  if labels is None:
+    labels = jnp.zeros((0,), jnp.int32)
+  else:
+    labels = jnp.asarray(labels, jnp.int32)
+  out = [jax.ShapeDtypeStruct(batch, ROW_OUTPUTS[name][1]) for name in outputs]
+  mask = sum(ROW_OUTPUTS[name][0] for name in outputs)
+  # Rows are independent: a vmapped call is one call on more rows.
+  return jax.ffi.ffi_call(Target.ROW_STATISTICS.value, out,
+                          vmap_method="broadcast_all")(
+      scores, labels, row_length=np.int64(scores.shape[-1]),
+      signed_zeros=bool(signed_zeros), outputs=np.int64(mask))

@@ -156,7 +156,7 @@ def filter_top_k(y_pred, k: int):
 @dataclasses.dataclass(frozen=True)
 class _Update:
   grid: Thresholds
-  cells: Cells
+  slots: tuple  # the cell (0 TP, 1 FP, 2 TN, 3 FN) of each slot of the totals
   multi_label: bool
   top_k: TopK | None
 
@@ -165,7 +165,7 @@ class _Update:
 
 
 def threshold_update(totals: Sequence[wide.Wide], y_true, y_pred, weights,
-                     grid: Thresholds, *, cells: Cells = Cells.ALL,
+                     grid: Thresholds, *, cells=Cells.ALL,
                      multi_label: bool = False,
                      top_k: TopK | None = None) -> tuple[wide.Wide, ...]:
   """Running totals with one batch's TP/FP/TN/FN at every threshold added.
@@ -175,15 +175,19 @@ def threshold_update(totals: Sequence[wide.Wide], y_true, y_pred, weights,
   ``|w| <= 2**24``; see the module docstring), added to the totals exactly.
 
   Args:
-    totals: `wide.Wide` totals of the ``cells`` in their order (TP, FP, TN,
-      FN), each of shape ``(T,)`` (or ``(T, labels)`` with ``multi_label``)
-      in the order of ``grid.values``, or several consecutive cells stacked
-      on a leading axis.
+    totals: `wide.Wide` totals of the ``cells`` in their order, each of
+      shape ``(T,)`` (or ``(T, labels)`` with ``multi_label``) in the order
+      of ``grid.values``, or several consecutive cells stacked on a leading
+      axis.
     y_true: labels (nonzero is positive) of the counted scores' shape.
     y_pred: scores; with ``top_k`` the unfiltered ``(..., C)`` scores.
     weights: ``None`` or float weights broadcastable to the counted scores.
     grid: the thresholds.
-    cells: which counts ``totals`` hold.
+    cells: which counts ``totals`` hold: a `Cells` (each set cell once, in
+      the order TP, FP, TN, FN), or the cell index (0 TP, 1 FP, 2 TN, 3 FN)
+      of each total (each stacked one) in order, repeats allowed: the totals
+      of several metrics counting the same batch take one histogram, and
+      each total gets what a call of its own would give it.
     multi_label: keep the last axis of the inputs as separate labels;
       otherwise all elements are pooled.
     top_k: count the scores `filter_top_k` keeps (and with its ``class_id``
@@ -207,7 +211,8 @@ def threshold_update(totals: Sequence[wide.Wide], y_true, y_pred, weights,
   elif weights is not None:
     weights = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), y_pred.shape)
   totals = tuple(wide.Wide(*total) for total in totals)
-  params = _Update(grid, Cells(cells), multi_label, top_k)
+  slots = cells.indices if isinstance(cells, Cells) else tuple(map(int, cells))
+  params = _Update(grid, slots, multi_label, top_k)
   return THRESHOLD_UPDATE(params, y_true, y_pred, weights, totals)
 
 
@@ -333,7 +338,7 @@ def _xla_update(params: _Update, y_true, y_pred, weights, totals):
   else:
     batch = _xla_weighted_counts(y_true, y_pred, weights, params.grid,
                                  num_labels, params.multi_label)
-  cells = [batch[i] for i in params.cells.indices]
+  cells = [batch[i] for i in params.slots]
   cell_ndim = 2 if params.multi_label else 1
   new = []
   for total in totals:
@@ -369,7 +374,7 @@ def _native_histogram(params: _Update, y_true, y_pred, weights):
 
 def _native_totals(params: _Update, hist, y_pred, totals):
   new = ffi.threshold_totals(
-      hist, totals, cells=params.cells, num_thresholds=params.grid.size,
+      hist, totals, cells=params.slots, num_thresholds=params.grid.size,
       num_labels=params.num_labels(y_pred), positions=params.grid.positions)
   return tuple(wide.Wide(*pair) for pair in new)
 
@@ -382,7 +387,7 @@ def _native_update(params: _Update, y_true, y_pred, weights, totals):
   new = ffi.threshold_update(
       y_pred, y_true, weights, totals, bucketing=grid.bucketing,
       num_thresholds=grid.size, num_labels=params.num_labels(y_pred),
-      cells=params.cells, sorted_thresholds=_sorted_thresholds(grid),
+      cells=params.slots, sorted_thresholds=_sorted_thresholds(grid),
       positions=grid.positions)
   return tuple(wide.Wide(*pair) for pair in new)
 

@@ -19,6 +19,9 @@ namespace {
 
 using namespace jmetrics_native;  // NOLINT
 
+// Up to this many sorted thresholds, a score's bucket is counted, not searched.
+constexpr int64_t kLinearThresholds = 8;
+
 // Threshold counts. Each score's bucket is how many thresholds it exceeds;
 // key = (label_index * (T + 1) + bucket) * 2 + positive, with label_index the
 // position on the last axis (of size num_labels) for multi-label counts.
@@ -63,7 +66,17 @@ ffi::Error WithThresholdKeys(const ffi::Buffer<ffi::F32>& scores,
       const float* __restrict s_in = p + begin;
       const auto* __restrict y_in = y + begin;
       int32_t* __restrict out = keys;
-      if (mode == 2) {
+      if (mode == 2 && t <= kLinearThresholds) {
+        // A few thresholds: count those below each score, one vectorised
+        // pass per threshold over the block (in cache), where a binary
+        // search branches per score. NaN compares false, so counts 0.
+        const int64_t thresholds = t;
+        for (int64_t i = 0; i < count; ++i) out[i] = 0;
+        for (int64_t j = 0; j < thresholds; ++j) {
+          const float below = th[j];
+          for (int64_t i = 0; i < count; ++i) out[i] += int32_t(s_in[i] > below);
+        }
+      } else if (mode == 2) {
         for (int64_t i = 0; i < count; ++i) {
           const float s = s_in[i];
           out[i] = std::isnan(s) ? 0 : std::lower_bound(th, th + t, s) - th;
@@ -124,7 +137,7 @@ ffi::Error ThresholdUpdate(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
                            ffi::Buffer<ffi::S32> positions,
                            ffi::RemainingArgs state, ffi::RemainingRets out,
                            int64_t mode, int64_t num_thresholds,
-                           int64_t num_labels, int64_t cells) {
+                           int64_t num_labels, ffi::Span<const int64_t> slots) {
   const int64_t n = scores.element_count();
   const int64_t bins = num_labels * (num_thresholds + 1) * 2;
   const bool weighted = weights.element_count() != 0;
@@ -141,7 +154,7 @@ ffi::Error ThresholdUpdate(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
                                      make_keys,
                                      [](int64_t) { return int32_t{1}; });
           return AddTotals<int64_t>(hist.data(), order, num_thresholds,
-                                    num_labels, cells, state, out);
+                                    num_labels, slots, state, out);
         }
         // Double sums end to end: a float histogram would round each bin
         // once the batch passes 2**24 in it.
@@ -151,7 +164,7 @@ ffi::Error ThresholdUpdate(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
                                   make_keys,
                                   [w](int64_t i) { return double(w[i]); });
         return AddTotals<double>(hist.data(), order, num_thresholds, num_labels,
-                                 cells, state, out);
+                                 slots, state, out);
       });
 }
 
@@ -226,12 +239,12 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(
         .Arg<ffi::Buffer<ffi::F32>>()  // weights (empty: counts)
         .Arg<ffi::Buffer<ffi::F32>>()  // sorted thresholds (mode 2)
         .Arg<ffi::Buffer<ffi::S32>>()  // positions
-        .RemainingArgs()               // state: (hi, lo) per cell
+        .RemainingArgs()               // state: (hi, lo) per slot
         .RemainingRets()               // the new state
         .Attr<int64_t>("mode")
         .Attr<int64_t>("num_thresholds")
         .Attr<int64_t>("num_labels")
-        .Attr<int64_t>("cells"));
+        .Attr<ffi::Span<const int64_t>>("slots"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(
     JmetricsPairHistogram, PairHistogram,

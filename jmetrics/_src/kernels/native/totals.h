@@ -80,19 +80,26 @@ enum Cell { kTruePositives, kFalsePositives, kTrueNegatives, kFalseNegatives };
 // thresholds of the sorted grid.
 // positions: for each threshold in the user's order, its sorted position
 // (empty: the grid is sorted).
-// state: (hi, lo) float32 pairs for the cells whose bit is set in `cells`
-// (1 TP, 2 FP, 4 TN, 8 FN), in that order; a pair holds one cell of shape
-// (T, num_labels), or several consecutive cells stacked on a leading axis.
+// slots: the cell (0 TP, 1 FP, 2 TN, 3 FN) of each slot of `state`, in
+// order; a cell may appear in several slots (the totals of several metrics
+// that share one histogram), each added the same way.
+// state: (hi, lo) float32 pairs of the slots in order; a pair holds one slot
+// of shape (T, num_labels), or several consecutive slots stacked on a
+// leading axis.
 // out: the same pairs with the batch added.
 // round_once: add each weighted cell rounded to float32 (a float histogram's
 // legacy contract) instead of exactly.
 template <typename Count, typename Bin>
 ffi::Error AddTotals(const Bin* hist, const int32_t* positions, int64_t t,
-                     int64_t labels, int64_t cells, ffi::RemainingArgs& state,
-                     ffi::RemainingRets& out, bool round_once = false) {
+                     int64_t labels, ffi::Span<const int64_t> slots,
+                     ffi::RemainingArgs& state, ffi::RemainingRets& out,
+                     bool round_once = false) {
   std::vector<Cell> present;
-  for (Cell c : {kTruePositives, kFalsePositives, kTrueNegatives, kFalseNegatives})
-    if (cells & (1 << c)) present.push_back(c);
+  for (int64_t c : slots) {
+    if (c < kTruePositives || c > kFalseNegatives)
+      return ffi::Error::InvalidArgument("threshold totals: a slot's cell is 0-3");
+    present.push_back(static_cast<Cell>(c));
+  }
   const int64_t size = t * labels;
   if (state.size() % 2 != 0 || out.size() != state.size())
     return ffi::Error::InvalidArgument("threshold totals: (hi, lo) pairs");
@@ -122,7 +129,7 @@ ffi::Error AddTotals(const Bin* hist, const int32_t* positions, int64_t t,
   }
   const size_t num_cells = present.size();
   if (hi_in.size() != num_cells)
-    return ffi::Error::InvalidArgument("threshold totals: one total per cell");
+    return ffi::Error::InvalidArgument("threshold totals: one total per slot");
   // above[j] = (negatives, positives) in buckets > j: predicted positive at
   // the sorted threshold j; below[j] those in buckets <= j. Both are sums of
   // the bins themselves, not a total minus the other: an infinite weight then
