@@ -3,6 +3,7 @@
 from jmetrics._src.base import LabelDomain
 from jmetrics._src.base import Metric
 from jmetrics._src.base import metric_dataclass
+from jmetrics._src.base import SharedStep
 from jmetrics._src.composition.checked import Checked
 from jmetrics._src.composition.collection import Collection
 from jmetrics._src.composition.collection import flatten_results
@@ -170,6 +171,7 @@ __all__ = (
     "Routed",
     "SampleMeanMetric",
     "SensitivityAtSpecificity",
+    "SharedStep",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",

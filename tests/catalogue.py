@@ -403,7 +403,11 @@ def _segmentation_entries() -> list[harness.Case]:
           e("mean_iou", cls(num_classes=4, ignore_class=0), segmentation(4),
             exact=ALL),
           e("mean_iou_weighted", cls(num_classes=3, dtype="float32"),
-            segmentation(3), weighted=True, weight_axes=3)],
+            segmentation(3), weighted=True, weight_axes=3),
+          # A table of 1,600 cells: its totals take the native table add.
+          e("mean_iou_40", cls(num_classes=40), segmentation(40), exact=ALL),
+          e("mean_iou_40_weighted", cls(num_classes=40, dtype="float32"),
+            segmentation(40), weighted=True, weight_axes=3)],
       "OneHotIoU": lambda cls: [
           e("one_hot_iou", cls(num_classes=3, target_class_ids=[0, 1]),
             one_hot_segmentation(3), exact=ALL)],

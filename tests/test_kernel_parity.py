@@ -82,5 +82,6 @@ def test_the_kernels_are_reached():
     reached |= {target for target in ffi.Target if target.value in hlo}
   assert reached >= {ffi.Target.THRESHOLD_UPDATE, ffi.Target.PAIR_HISTOGRAM,
                      ffi.Target.BINCOUNT, ffi.Target.ARGMAX,
-                     ffi.Target.IN_TOP_K, ffi.Target.TOP_K_THRESHOLD_HISTOGRAM,
+                     ffi.Target.ROW_STATISTICS, ffi.Target.ADD_COUNTS,
+                     ffi.Target.TOP_K_THRESHOLD_HISTOGRAM,
                      ffi.Target.THRESHOLD_TOTALS}, reached

@@ -481,7 +481,14 @@ def test_jitted_updates_run_the_kernels_without_sorting():
   for metric, truth in ((acc.SparseTopKCategoricalAccuracy(k=5), labels),
                         (acc.TopKCategoricalAccuracy(k=5), y_true)):
     hlo = jax.jit(metric.update).lower(metric.init(), truth, y_pred).compile().as_text()
-    assert "JmetricsInTopK" in hlo, metric
+    # float32 score rows: the label's rank from the row-statistics kernel.
+    assert "JmetricsRowStatistics" in hlo, metric
+    assert not re.search(r"\bsort\(", hlo), metric
+  # Integer one-hot labels take the in-top-k count.
+  metric = acc.TopKCategoricalAccuracy(k=5)
+  hlo = jax.jit(metric.update).lower(metric.init(), y_true.astype(jnp.int32),
+                                     y_pred).compile().as_text()
+  assert "JmetricsInTopK" in hlo
 
 
 def test_prepare_leaves_the_filter_to_the_update():

@@ -382,6 +382,41 @@ class LabelDomain(NamedTuple):
   ignore: Optional[int] = None
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class SharedStep:
+  """An update split into a batch part other metrics may share, and its own.
+
+  Many updates start with the same computation over the batch: a threshold
+  histogram (Precision, Recall, the AUCs and X-at-Y metrics on one grid), a
+  confusion table (the IoU family), per-row statistics of the scores. A
+  metric that returns a step from ``shared_update`` says what that part is
+  (``key``) and how to finish from it (``group``); a `Collection` runs one
+  ``group`` for all its members of equal key reading the same input arrays,
+  so the batch part is computed once. The metric's own ``update`` is the
+  step run alone, so a member's state is the same bits in a collection as
+  on its own.
+
+  Attributes:
+    key: hashable: everything the batch part depends on besides the input
+      arrays (the kernel, its static parameters, how the metric aligns its
+      inputs). Equal keys must mean equal batch parts.
+    group: ``group(steps) -> [new state, ...]`` for steps of equal key
+      (this one among them) over the same inputs: the batch part once, from
+      the first step's prepared inputs, then each step's new state.
+    payload: what ``group`` needs of this step (its running totals, its
+      prepared inputs, how its state is rebuilt).
+  """
+
+  key: Hashable
+  group: Callable
+  payload: Any
+
+  def alone(self):
+    """The new state of this step's metric, as its ``update`` returns it."""
+    (state,) = self.group((self,))
+    return state
+
+
 class Metric:
   """Base class of every jmetrics metric.
 
@@ -408,7 +443,7 @@ class Metric:
     # The package's own metrics take arrays of numbers; a user's metric may
     # take other pytrees (a dict of model heads) and keeps its inputs as given.
     if cls.__module__.startswith("jmetrics."):
-      for method in ("update", "masked_update"):
+      for method in ("update", "masked_update", "shared_update"):
         if method in vars(cls):
           setattr(cls, method, _checking_inputs(vars(cls)[method]))
 
@@ -440,6 +475,11 @@ class Metric:
     return None
 
   has_value_checks = False  # whether `update` emits checkify checks
+
+  # A metric whose update starts with a batch computation others may share
+  # defines ``shared_update(state, <update's inputs>) -> SharedStep`` and
+  # makes ``update`` return ``shared_update(...).alone()``.
+  shared_update = None
 
   # -- derived ---------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import functools
 import inspect
 from typing import Any, Mapping, NamedTuple
 
+import jax
 import numpy as np
 
 from jmetrics._src import base
@@ -156,6 +157,29 @@ def _masked_update(metric, state, inputs: dict, mask):
                      f"inputs and sample_weight only, got {extra}")
   return metric.masked_update(state, *[inputs[n] for n in spec.required],
                               mask=mask, sample_weight=inputs.get("sample_weight"))
+
+
+def _shared_step(metric, state, inputs: dict):
+  """``(group key, step, inputs read)`` if ``metric``'s update is a
+  `base.SharedStep`, else None.
+
+  Steps share a batch computation when their keys are equal and they read
+  the same arrays under the same input names: the group key holds the
+  ``id`` of each array, and the arrays themselves are returned with it so
+  that they stay alive (an ``id`` is unique among live objects only) until
+  the collection's update has run every group.
+  """
+  if isinstance(metric, Routed):
+    if metric.external:
+      return None
+    return _shared_step(metric.metric, state, metric._inner_inputs((), inputs))
+  if metric.shared_update is None:
+    return None
+  step = metric.shared_update(state, **inputs)
+  if step is None:
+    return None
+  read = tuple(sorted(inputs.items()))
+  return (step.key, tuple((name, id(value)) for name, value in read)), step, read
 
 
 class Wrapper(base.Metric):
@@ -451,8 +475,62 @@ class Collection(base.Metric):
         member requires that is missing, or a state of other keys.
     """
     given = self._given(state, args, inputs)
-    return {key: metric.update(state[key], **self._member_inputs(metric, given))
-            for key, metric in self.members}
+    new, groups = self._plan(state, given)
+    for group in groups:
+      steps = [step for _, step, _ in group]
+      for (key, _, _), member_state in zip(group, steps[0].group(steps)):
+        new[key] = member_state
+    return {key: new[key] for key in self.names}
+
+  def _plan(self, state, given) -> tuple[dict, list]:
+    """``(new states of the members that share nothing, groups)``: each
+    group a list of ``(name, step, inputs read)`` whose steps have equal
+    keys and read the same arrays."""
+    new, groups = {}, {}
+    for key, metric in self.members:
+      member_inputs = self._member_inputs(metric, given)
+      shared = _shared_step(metric, state[key], member_inputs)
+      if shared is None:
+        new[key] = metric.update(state[key], **member_inputs)
+      else:
+        group_key, step, read = shared
+        groups.setdefault(group_key, []).append((key, step, read))
+    return new, list(groups.values())
+
+  def sharing(self, *args, **inputs) -> tuple:
+    """Which members' updates share one batch computation for these inputs.
+
+    Sharing is decided from configuration when the update is traced (see
+    `jm.SharedStep`): members of equal step keys that read the same arrays
+    form a group. Nothing is computed here (the inputs are only traced).
+
+    Args:
+      *args, **inputs: inputs as for `update` (arrays or shape structs).
+
+    Returns:
+      A tuple of groups in member order, each a tuple of member names; a
+      member that shares nothing is a group of its own only if its update
+      is a step, and is absent otherwise.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jmetrics as jm
+      >>> metrics = jm.Collection([jm.Precision(), jm.Recall(), jm.AUC(),
+      ...                          jm.AUC(curve="PR", name="pr_auc"), jm.Mean()])
+      >>> metrics.sharing(y_true=jnp.zeros(8), y_pred=jnp.zeros(8),
+      ...                 values=jnp.zeros(8))
+      (('precision', 'recall'), ('auc', 'pr_auc'))
+    """
+    groups = []
+
+    def trace(args, inputs):
+      state = self.init()
+      _, shared = self._plan(state, self._given(state, args, inputs))
+      groups.extend(tuple(name for name, _, _ in group) for group in shared)
+      return 0
+
+    jax.eval_shape(trace, args, inputs)
+    return tuple(groups)
 
   def masked_update(self, state: dict, *args, mask, **inputs) -> dict:
     """`update` of the rows where ``mask`` holds: each member's ``masked_update``.

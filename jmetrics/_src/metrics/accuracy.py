@@ -100,6 +100,29 @@ def _check_categorical(metric, y_true, y_pred):
         f"y_true {checks.shape_of(y_true)} and y_pred {checks.shape_of(y_pred)}")
 
 
+def _row_scores(y_pred):
+  """``y_pred`` as the rows `kernels.row_statistics` reads, or None where the
+  direct computation applies (other dtypes, no row axis)."""
+  y_pred = jnp.asarray(y_pred)
+  return y_pred if y_pred.dtype == _F32 and y_pred.ndim >= 2 else None
+
+
+def _sparse_row_labels(y_true, labels, cast: str):
+  """Kernel labels and their ``made_by`` tag for integer labels of a sparse
+  metric. Integer labels are the same int32 ids however a metric casts them;
+  float ones keep a tag of their cast (``cast``) so that only metrics casting
+  them alike share."""
+  if jnp.issubdtype(jnp.asarray(y_true).dtype, jnp.integer):
+    return labels.astype(jnp.int32), ("sparse labels", "integer")
+  return labels, ("sparse labels", cast)
+
+
+def _one_hot_row_labels(y_true, y_pred):
+  """``argmax(y_true)`` per row of ``y_pred``, and its ``made_by`` tag."""
+  return (_argmax(y_true).reshape(y_pred.shape[:-1]).astype(jnp.int32),
+          ("one-hot labels", "argmax"))
+
+
 # Keras takes k=0 and then reports 0 for every sample; that is never meant.
 _K = base.integer(minimum=1)
 
@@ -251,11 +274,24 @@ class CategoricalAccuracy(reduction.SampleMeanMetric):
     Raises:
       ValueError: if the shapes differ or there is no class axis.
     """
+    if self.row_request(y_true, y_pred) is not None:
+      return self.row_values(y_true, y_pred)
     y_pred = jnp.asarray(y_pred)
     y_true = jnp.asarray(y_true)
     _check_categorical(self, y_true, y_pred)
     labels = _argmax(y_true).reshape(y_pred.shape[:-1])
     return _matches(labels == _argmax(y_pred)).reshape(y_true.shape[:-1])
+
+  def row_request(self, y_true, y_pred):
+    """The argmax of float32 score rows (see `reduction.RowRequest`)."""
+    scores, y_true = _row_scores(y_pred), jnp.asarray(y_true)
+    if scores is None or y_true.dtype != _F32:
+      return None
+    _check_categorical(self, y_true, scores)
+    labels, made_by = _one_hot_row_labels(y_true, scores)
+    return reduction.RowRequest(
+        scores, labels, ("argmax",), made_by,
+        lambda stats: _matches(labels == stats["argmax"]).reshape(y_true.shape[:-1]))
 
 
 @base.metric_dataclass
@@ -305,20 +341,44 @@ class SparseCategoricalAccuracy(reduction.SampleMeanMetric):
     Raises:
       ValueError: if ``y_true`` does not have the batch shape of ``y_pred``.
     """
+    if self.row_request(y_true, y_pred) is not None:
+      return self.row_values(y_true, y_pred)
     y_pred = jnp.asarray(y_pred)
+    labels, squeeze = self._labels(y_true, y_pred)
+    return self._matches(y_true, labels, squeeze, _argmax(y_pred), y_pred)
+
+  def _labels(self, y_true, y_pred):
     y_true = jnp.asarray(y_true)
     # Keras squeezes (N, 1) labels only when they have y_pred's rank.
     squeeze = (y_true.ndim == y_pred.ndim and y_true.ndim > 0 and
                y_true.shape[-1] == 1)
     labels = jnp.squeeze(y_true, -1) if squeeze else y_true
     _check_sparse(self, labels, y_true, y_pred)
+    return labels, squeeze
+
+  @staticmethod
+  def _matches(y_true, labels, squeeze, argmax, y_pred):
     dtype = _index_dtype(y_pred)
-    matches = _matches(labels.astype(dtype) == _argmax(y_pred).astype(dtype))
+    matches = _matches(labels.astype(dtype) == argmax.astype(dtype))
     if squeeze:
-      matches = matches.reshape(y_true.shape)
+      matches = matches.reshape(jnp.shape(y_true))
     if matches.ndim > 1 and matches.shape[-1] == 1:
       matches = jnp.squeeze(matches, -1)
     return matches
+
+  def row_request(self, y_true, y_pred):
+    """The argmax of float32 score rows (see `reduction.RowRequest`)."""
+    scores = _row_scores(y_pred)
+    if scores is None:
+      return None
+    labels, squeeze = self._labels(y_true, scores)
+    ids, made_by = _sparse_row_labels(y_true, labels, "compared as floats")
+    if not jnp.issubdtype(ids.dtype, jnp.integer):
+      ids = None  # the argmax alone needs no labels
+    return reduction.RowRequest(
+        scores, ids, ("argmax",), made_by,
+        lambda stats: self._matches(y_true, labels, squeeze, stats["argmax"],
+                                    scores))
 
 
 @base.metric_dataclass
@@ -370,12 +430,25 @@ class TopKCategoricalAccuracy(reduction.SampleMeanMetric):
     Raises:
       ValueError: if the shapes differ or there is no class axis.
     """
+    if self.row_request(y_true, y_pred) is not None:
+      return self.row_values(y_true, y_pred)
     y_pred = jnp.asarray(y_pred)
     y_true = jnp.asarray(y_true)
     _check_categorical(self, y_true, y_pred)
     labels = _argmax(y_true.astype(y_pred.dtype)).reshape(y_pred.shape[:-1])
     matches = kernels.in_top_k(labels.astype(jnp.int32), y_pred, self.k)
     return _matches(matches).reshape(y_true.shape[:-1])
+
+  def row_request(self, y_true, y_pred):
+    """The label's rank in float32 score rows (see `reduction.RowRequest`)."""
+    scores, y_true = _row_scores(y_pred), jnp.asarray(y_true)
+    if scores is None or y_true.dtype != _F32:
+      return None
+    _check_categorical(self, y_true, scores)
+    labels, made_by = _one_hot_row_labels(y_true, scores)
+    return reduction.RowRequest(
+        scores, labels, ("outranked",), made_by,
+        lambda stats: _matches(stats["outranked"] < self.k).reshape(y_true.shape[:-1]))
 
 
 @base.metric_dataclass
@@ -441,16 +514,10 @@ class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
       ValueError: if ``y_true`` does not have the batch shape of ``y_pred``,
         or sorted ids are fewer than ``k``.
     """
+    if self.row_request(y_true, y_pred) is not None:
+      return self.row_values(y_true, y_pred)
     y_pred = jnp.asarray(y_pred)
-    if self.from_sorted_ids:
-      y_true = jnp.asarray(y_true, dtype=y_pred.dtype)
-    else:
-      y_true = jnp.asarray(y_true, dtype=jnp.int32)
-    # Keras flattens, so (..., 1) labels work and keep their shape.
-    squeeze = (y_true.ndim == y_pred.ndim and y_true.ndim > 0 and
-               y_true.shape[-1] == 1)
-    labels = jnp.squeeze(y_true, -1) if squeeze else y_true
-    _check_sparse(self, labels, y_true, y_pred)
+    y_true, labels = self._labels(y_true, y_pred)
     if self.from_sorted_ids:
       if y_pred.shape[-1] < self.k:
         raise self.error(
@@ -460,6 +527,28 @@ class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
     else:
       matches = kernels.in_top_k(labels, y_pred, self.k)
     return _matches(matches).reshape(y_true.shape)
+
+  def _labels(self, y_true, y_pred):
+    """``(y_true as cast, labels)``: Keras' cast, less a trailing unit axis."""
+    dtype = y_pred.dtype if self.from_sorted_ids else jnp.int32
+    y_true = jnp.asarray(y_true, dtype=dtype)
+    # Keras flattens, so (..., 1) labels work and keep their shape.
+    squeeze = (y_true.ndim == y_pred.ndim and y_true.ndim > 0 and
+               y_true.shape[-1] == 1)
+    labels = jnp.squeeze(y_true, -1) if squeeze else y_true
+    _check_sparse(self, labels, y_true, y_pred)
+    return y_true, labels
+
+  def row_request(self, y_true, y_pred):
+    """The label's rank in float32 score rows (see `reduction.RowRequest`)."""
+    scores = _row_scores(y_pred)
+    if scores is None or self.from_sorted_ids:
+      return None
+    cast, labels = self._labels(y_true, scores)
+    ids, made_by = _sparse_row_labels(y_true, labels, "cast to int32")
+    return reduction.RowRequest(
+        scores, ids, ("outranked",), made_by,
+        lambda stats: _matches(stats["outranked"] < self.k).reshape(cast.shape))
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5) -> jax.Array:

@@ -320,6 +320,12 @@ class AUC(base.Metric):
     Returns:
       The new state.
     """
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: thr.ConfusionState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its histogram with metrics counting the
+    same batch at the same grid (see `jm.SharedStep`)."""
     if self.from_logits:
       y_pred = jax.nn.sigmoid(jnp.asarray(y_pred, jnp.float32))
     y_true, y_pred, weights = thr.prepare(self, y_true, y_pred, sample_weight)
@@ -334,8 +340,10 @@ class AUC(base.Metric):
       checks.check_broadcast(self, "label_weights", label_weights, y_pred.shape)
       label_weights = jnp.broadcast_to(label_weights, y_pred.shape)
       weights = label_weights if weights is None else weights * label_weights
-    return thr.accumulate(state, y_true, y_pred, weights, self.grid,
-                          multi_label=self.multi_label)
+    return thr.shared_batch(
+        state.counts, thr.ConfusionState, (y_true, y_pred, weights), self.grid,
+        aligned=("auc", self.from_logits, self.label_weights),
+        multi_label=self.multi_label)
 
   def compute(self, state: thr.ConfusionState) -> jax.Array:
     """The AUC (float32 scalar, or ``dtype``); 0 for an empty state."""

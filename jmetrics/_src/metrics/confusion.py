@@ -100,15 +100,16 @@ _CLASS_ID = base.integer(minimum=0, optional=True)
 # -- shared update and result ------------------------------------------------------
 
 
-def _add_batch(metric, grid, totals, y_true, y_pred, sample_weight):
-  """``totals`` with one batch's counts at ``grid`` added (with top_k and
-  class_id if set); see `thresholds.add_batch`."""
+def _counting_step(metric, totals, rebuild, y_true, y_pred, sample_weight):
+  """The update adding one batch's counts at ``metric.grid`` (with top_k and
+  class_id if set) to ``totals``, as a step that metrics counting the same
+  batch at the same grid share (see `thresholds.shared_batch`)."""
   top_k = getattr(metric, "top_k", None)
   class_id = getattr(metric, "class_id", None)
-  y_true, y_pred, weights = thresholds_lib.prepare(
+  operands = thresholds_lib.prepare(
       metric, y_true, y_pred, sample_weight, top_k=top_k, class_id=class_id)
-  return thresholds_lib.add_batch(
-      totals, y_true, y_pred, weights, grid,
+  return thresholds_lib.shared_batch(
+      totals, rebuild, operands, metric.grid, aligned=("prepare", class_id),
       top_k=None if top_k is None else thresholds_lib.TopK(top_k, class_id))
 
 
@@ -166,10 +167,16 @@ class _ConfusionCount(base.Metric):
     Raises:
       ValueError: if shapes do not correspond (at trace time).
     """
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: ConfusionCountState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its histogram (see `jm.SharedStep`)."""
     totals = thresholds_lib.Counts(None, None, None, None)._replace(
         **{self._CELL: state.count})
-    totals = _add_batch(self, self.grid, totals, y_true, y_pred, sample_weight)
-    return ConfusionCountState(getattr(totals, self._CELL))
+    return _counting_step(
+        self, totals, lambda new: ConfusionCountState(getattr(new, self._CELL)),
+        y_true, y_pred, sample_weight)
 
   def compute(self, state: ConfusionCountState) -> jax.Array:
     return _per_threshold(self, wide.wide_value(state.count), self.grid)
@@ -309,9 +316,6 @@ class _TopKRatio(base.Metric):
   def _zeros(self) -> wide.Wide:
     return wide.wide_zeros((self.grid.size,))
 
-  def _add_batch(self, totals, y_true, y_pred, sample_weight):
-    return _add_batch(self, self.grid, totals, y_true, y_pred, sample_weight)
-
 
 @base.metric_dataclass
 class Precision(_TopKRatio):
@@ -354,10 +358,14 @@ class Precision(_TopKRatio):
   def update(self, state: PrecisionState, y_true, y_pred,
              sample_weight=None) -> PrecisionState:
     """Adds a batch of labels, scores and optional weights (see `TruePositives`)."""
-    totals = self._add_batch(
-        thresholds_lib.Counts(tp=state.tp, fp=state.fp, tn=None, fn=None),
-        y_true, y_pred, sample_weight)
-    return PrecisionState(totals.tp, totals.fp)
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: PrecisionState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its histogram (see `jm.SharedStep`)."""
+    return _counting_step(
+        self, thresholds_lib.Counts(tp=state.tp, fp=state.fp, tn=None, fn=None),
+        lambda new: PrecisionState(new.tp, new.fp), y_true, y_pred, sample_weight)
 
   def compute(self, state: PrecisionState) -> jax.Array:
     tp, fp = wide.wide_value(state.tp), wide.wide_value(state.fp)
@@ -396,10 +404,14 @@ class Recall(_TopKRatio):
   def update(self, state: RecallState, y_true, y_pred,
              sample_weight=None) -> RecallState:
     """Adds a batch of labels, scores and optional weights (see `TruePositives`)."""
-    totals = self._add_batch(
-        thresholds_lib.Counts(tp=state.tp, fp=None, tn=None, fn=state.fn),
-        y_true, y_pred, sample_weight)
-    return RecallState(totals.tp, totals.fn)
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: RecallState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its histogram (see `jm.SharedStep`)."""
+    return _counting_step(
+        self, thresholds_lib.Counts(tp=state.tp, fp=None, tn=None, fn=state.fn),
+        lambda new: RecallState(new.tp, new.fn), y_true, y_pred, sample_weight)
 
   def compute(self, state: RecallState) -> jax.Array:
     tp, fn = wide.wide_value(state.tp), wide.wide_value(state.fn)
@@ -448,8 +460,13 @@ class _AtConstraint(base.Metric):
   def update(self, state: thresholds_lib.ConfusionState, y_true, y_pred,
              sample_weight=None) -> thresholds_lib.ConfusionState:
     """Adds a batch of labels, scores and optional weights (see `TruePositives`)."""
-    return thresholds_lib.ConfusionState(_add_batch(
-        self, self.grid, state.counts, y_true, y_pred, sample_weight))
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: thresholds_lib.ConfusionState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its histogram (see `jm.SharedStep`)."""
+    return _counting_step(self, state.counts, thresholds_lib.ConfusionState,
+                          y_true, y_pred, sample_weight)
 
   def curve_points(self, state: thresholds_lib.ConfusionState) -> thresholds_lib.Curve:
     """The ROC and PR curves at the grid (see `jm.Curve`), for plotting; jit-able."""

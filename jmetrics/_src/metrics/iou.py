@@ -216,6 +216,30 @@ def _batch_table(metric, y_true, y_pred, sample_weight, *, num_classes,
                                        weights=weights, mask=mask)
 
 
+def _table_step(metric, state, rebuild, class_ids_made_by, y_true, y_pred,
+                sample_weight, *, num_classes, ignore_class, integer_mode):
+  """`_batch_table` added to ``state.confusion`` as a step: metrics of equal
+  table configuration over the same inputs share one table (`jm.SharedStep`).
+
+  ``class_ids_made_by`` is hashable: how ``y_true`` and ``y_pred`` became
+  the class ids passed here.
+  """
+  table = _batch_table(metric, y_true, y_pred, sample_weight,
+                       num_classes=num_classes, ignore_class=ignore_class,
+                       integer_mode=integer_mode)
+  key = ("confusion table", num_classes, ignore_class, integer_mode,
+         class_ids_made_by)
+  return base.SharedStep(key, _add_one_table, (state.confusion, rebuild, table))
+
+
+def _add_one_table(steps) -> list:
+  """Every step's total plus the first step's table (the others' tables are
+  the same computation and are never used)."""
+  table = steps[0].payload[2]
+  return [rebuild(kernels.add_counts(total, table))
+          for total, rebuild, _ in (step.payload for step in steps)]
+
+
 def _wide_diag(table: wide.Wide) -> wide.Wide:
   return wide.Wide(jnp.diagonal(table.hi), jnp.diagonal(table.lo))
 
@@ -311,10 +335,15 @@ class ConfusionMatrix(base.Metric):
       ValueError: at trace time, if ``y_true`` and ``y_pred`` differ in size
         or ``sample_weight`` does not fit ``y_true``.
     """
-    table = _batch_table(self, y_true, y_pred, sample_weight,
-                         num_classes=self.num_classes,
-                         ignore_class=self.ignore_class, integer_mode=False)
-    return ConfusionMatrixState(wide.wide_add_counts(state.confusion, table))
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: ConfusionMatrixState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its table (see `jm.SharedStep`)."""
+    return _table_step(self, state, ConfusionMatrixState, "class ids",
+                       y_true, y_pred, sample_weight,
+                       num_classes=self.num_classes,
+                       ignore_class=self.ignore_class, integer_mode=False)
 
   def compute(self, state: ConfusionMatrixState) -> jax.Array:
     table = state.confusion
@@ -415,12 +444,21 @@ class _IoUBase(base.Metric):
       ValueError: at trace time, if ``axis`` does not fit a dense input, the
         numbers of class ids differ, or ``sample_weight`` does not fit.
     """
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state: IoUState, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its table with metrics of the same
+    classes over the same inputs (see `jm.SharedStep`)."""
+    class_ids_made_by = (type(self)._class_id_inputs, self.sparse_y_true,
+                         self.sparse_y_pred, self.axis,
+                         getattr(self, "threshold", None))
     y_true, y_pred = self._class_id_inputs(y_true, y_pred)
-    table = _batch_table(self, y_true, y_pred, sample_weight,
-                         num_classes=self.num_classes,
-                         ignore_class=self.ignore_class,
-                         integer_mode=self._integer_mode)
-    return IoUState(wide.wide_add_counts(state.confusion, table))
+    return _table_step(self, state, IoUState, class_ids_made_by,
+                       y_true, y_pred, sample_weight,
+                       num_classes=self.num_classes,
+                       ignore_class=self.ignore_class,
+                       integer_mode=self._integer_mode)
 
   def compute(self, state: IoUState) -> jax.Array:
     """The mean IoU of the target classes present in truth or predictions."""

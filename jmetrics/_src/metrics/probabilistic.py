@@ -252,6 +252,8 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
     return labels, valid, axis
 
   def values(self, y_true, y_pred) -> jax.Array:
+    if self.row_request(y_true, y_pred) is not None:
+      return self.row_values(y_true, y_pred)
     labels, valid, axis = self._labels(y_true, y_pred)
     y_pred = checks.as_float(y_pred)
     # Keras truncates labels to int32 and one-hot encodes them, so labels
@@ -266,6 +268,30 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
     if valid is not None:
       loss = jnp.where(valid, loss, 0.0)
     return loss
+
+  def row_request(self, y_true, y_pred):
+    """Logits of float32 rows on the last axis: the cross-entropy of each row
+    from one read of it (see `reduction.RowRequest`)."""
+    scores = jnp.asarray(y_pred)
+    if (not self.from_logits or scores.dtype != jnp.float32 or scores.ndim < 2
+        or self.axis % scores.ndim != scores.ndim - 1):
+      return None
+    labels, valid, _ = self._labels(y_true, scores)
+    # Integer labels are the int32 ids every sparse metric reads (exactly,
+    # not through float32); float ones are cast as this metric casts them
+    # (NaN is no class).
+    y_true = jnp.asarray(y_true)
+    if jnp.issubdtype(y_true.dtype, jnp.integer):
+      ids = y_true.reshape(labels.shape).astype(jnp.int32)
+      made_by = ("sparse labels", "integer")
+    else:
+      ids, made_by = arithmetic.class_ids(labels), ("sparse labels", "class ids")
+
+    def values(stats):
+      loss = stats["crossentropy"]
+      return loss if valid is None else jnp.where(valid, loss, 0.0)
+
+    return reduction.RowRequest(scores, ids, ("crossentropy",), made_by, values)
 
   def sample_weights(self, y_true, y_pred, sample_weight):
     """Keras masks ignored elements out through the weights, and only when

@@ -8,13 +8,14 @@ per sample.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Hashable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jmetrics._src import base
+from jmetrics._src import kernels
 from jmetrics._src.numerics import arithmetic
 from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import weighting
@@ -256,12 +257,41 @@ class MeanTensor(base.Metric):
                                            wide.wide_value(state.count)))
 
 
+class RowRequest(NamedTuple):
+  """What a per-sample metric takes from the statistics of its score rows.
+
+  Metrics whose per-sample value comes from one pass over each row of class
+  scores (argmax, the label's rank, the cross-entropy from logits) say so
+  with `SampleMeanMetric.row_request`; in a `Collection`, members of equal
+  ``made_by`` share one `kernels.row_statistics` call of the union of their
+  ``outputs``.
+  """
+
+  scores: jax.Array  # (..., C) float32 scores
+  labels: Optional[jax.Array]  # int32 class ids of scores.shape[:-1], or None
+  outputs: tuple  # the `kernels.row_statistics` outputs the metric reads
+  made_by: Hashable  # how scores and labels came from (y_true, y_pred)
+  values: Callable  # {output: per-row array} -> the per-sample values
+
+
+def _rows_together(steps) -> list:
+  """One `kernels.row_statistics` call for every step's outputs."""
+  requests = [step.payload[3] for step in steps]
+  outputs = tuple(sorted({name for r in requests for name in r.outputs}))
+  labels = next((r.labels for r in requests if r.labels is not None), None)
+  stats = kernels.row_statistics(requests[0].scores, labels, outputs)
+  return [_mean_update(metric, state, request.values(stats), weights)
+          for metric, state, weights, request in (s.payload for s in steps)]
+
+
 class SampleMeanMetric(base.Metric):
   """Base of metrics that average a per-sample value (Keras' wrapper metrics).
 
   Subclasses implement ``values(y_true, y_pred)``, returning one value per
   sample (or per element, reduced by the mean over trailing axes); updates
-  then follow ``keras.metrics.MeanMetricWrapper`` exactly.
+  then follow ``keras.metrics.MeanMetricWrapper`` exactly. A subclass whose
+  values come from per-row statistics of the scores also implements
+  `row_request`, and its `values` is `row_values`.
   """
 
   # How `values` reduces the last axis of elementwise terms into a sample's
@@ -284,9 +314,38 @@ class SampleMeanMetric(base.Metric):
   def init(self) -> MeanState:
     return _mean_init()
 
+  def row_request(self, y_true, y_pred) -> Optional[RowRequest]:
+    """The row statistics these inputs' values come from, or None where
+    `values` computes them otherwise (the default)."""
+    del y_true, y_pred
+    return None
+
+  def row_values(self, y_true, y_pred) -> jax.Array:
+    """`values` from `row_request`'s statistics (for subclasses that have one)."""
+    request = self.row_request(y_true, y_pred)
+    if request is None:
+      raise NotImplementedError(f"{type(self).__name__}: no row_request for these inputs")
+    return request.values(kernels.row_statistics(request.scores, request.labels,
+                                                 request.outputs))
+
   def update(self, state: MeanState, y_true, y_pred, sample_weight=None):
+    step = self.shared_update(state, y_true, y_pred, sample_weight)
+    if step is not None:
+      return step.alone()
     sample_weight = self.sample_weights(y_true, y_pred, sample_weight)
     return _mean_update(self, state, self.values(y_true, y_pred), sample_weight)
+
+  def shared_update(self, state: MeanState, y_true, y_pred, sample_weight=None
+                    ) -> Optional[base.SharedStep]:
+    """`update` as a step sharing the statistics of the score rows with the
+    members of a collection that read the same rows (see `jm.SharedStep`);
+    None where `row_request` is."""
+    request = self.row_request(y_true, y_pred)
+    if request is None:
+      return None
+    sample_weight = self.sample_weights(y_true, y_pred, sample_weight)
+    return base.SharedStep(("row statistics", request.made_by), _rows_together,
+                           (self, state, sample_weight, request))
 
   def masked_update(self, state: MeanState, y_true, y_pred, *, mask,
                     sample_weight=None) -> MeanState:

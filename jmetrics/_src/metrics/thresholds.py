@@ -9,12 +9,13 @@ kernel layer's `kernels.threshold_update`, one read of the scores.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, Hashable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jmetrics._src import base
 from jmetrics._src import kernels
 from jmetrics._src.kernels import Counts
 from jmetrics._src.kernels import NEG_INF
@@ -83,6 +84,59 @@ def add_batch(totals, y_true, y_pred, weights, grid: Thresholds,
       cells=kernels.Cells(sum(1 << i for i in kept)), multi_label=multi_label,
       top_k=top_k))
   return Counts(*(next(new) if total is not None else None for total in totals))
+
+
+class _CountsPayload(NamedTuple):
+  totals: tuple  # this metric's `wide.Wide` totals, in slot order
+  slots: tuple  # the cell (0 TP, 1 FP, 2 TN, 3 FN) of each slot of `totals`
+  rebuild: Callable  # new totals -> the metric's new state
+  operands: tuple  # (y_true, y_pred, weights) as `prepare` returns them
+
+
+def shared_batch(totals, rebuild, operands, grid: Thresholds, *, aligned: Hashable,
+                 multi_label=False, top_k: TopK | None = None) -> base.SharedStep:
+  """`add_batch` as a `base.SharedStep`: metrics counting the same batch at
+  the same grid share one histogram, each total added as `add_batch` would.
+
+  Args:
+    totals: as for `add_batch`.
+    rebuild: ``rebuild(new_totals) -> state``, the totals structured as given.
+    operands: ``(y_true, y_pred, weights)`` as `prepare` returns them.
+    grid, multi_label, top_k: as for `add_batch`.
+    aligned: hashable: everything besides the grid, ``multi_label`` and
+      ``top_k`` that made ``operands`` from the metric's inputs (how the
+      metric called `prepare`, any transform of the scores or weights).
+
+  Returns:
+    The step; ``step.alone()`` is ``rebuild(add_batch(totals, ...))``.
+  """
+  if isinstance(totals, wide.Wide):
+    leaves, slots = (totals,), (0, 1, 2, 3)
+    unflatten = lambda new: new[0]
+  else:
+    kept = tuple(i for i, total in enumerate(totals) if total is not None)
+    leaves, slots = tuple(totals[i] for i in kept), kept
+
+    def unflatten(new):
+      new = iter(new)
+      return Counts(*(next(new) if total is not None else None for total in totals))
+
+  payload = _CountsPayload(leaves, slots, lambda new: rebuild(unflatten(new)),
+                           tuple(operands))
+  return base.SharedStep(("threshold counts", grid, multi_label, top_k, aligned),
+                         _count_together, payload)
+
+
+def _count_together(steps) -> list:
+  """One `kernels.threshold_update` for the totals of every step."""
+  _, grid, multi_label, top_k, _ = steps[0].key
+  totals = [total for step in steps for total in step.payload.totals]
+  slots = tuple(slot for step in steps for slot in step.payload.slots)
+  new = iter(kernels.threshold_update(totals, *steps[0].payload.operands, grid,
+                                      cells=slots, multi_label=multi_label,
+                                      top_k=top_k))
+  return [step.payload.rebuild([next(new) for _ in step.payload.totals])
+          for step in steps]
 
 
 def prepare(metric, y_true, y_pred, sample_weight, *, top_k=None, class_id=None):
@@ -180,13 +234,6 @@ class ConfusionState(NamedTuple):
 
 def zeros(shape) -> ConfusionState:
   return ConfusionState(wide.wide_zeros((4, *shape)))
-
-
-def accumulate(state: ConfusionState, y_true, y_pred, weights, grid: Thresholds,
-               multi_label=False) -> ConfusionState:
-  """Adds one batch's counts to every total of ``state`` (see `add_batch`)."""
-  return ConfusionState(add_batch(state.counts, y_true, y_pred, weights, grid,
-                                  multi_label))
 
 
 def totals(state: ConfusionState) -> Counts:
