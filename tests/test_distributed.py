@@ -752,3 +752,18 @@ def _check_one_set_of_logs(logdir, expected, worker):
       np.testing.assert_allclose(event.value, want, rtol=1e-5, atol=1e-6, err_msg=tag)
     np.testing.assert_allclose(np.ravel(history[tag]), value,
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_table_state_sharded_over_explicit_axes_updates_as_a_replicated_one():
+  metric = jm.MeanIoU(num_classes=40)
+  rng = np.random.default_rng(0)
+  y_true = jnp.asarray(rng.integers(0, 40, 64))
+  y_pred = jnp.asarray(rng.integers(0, 40, 64))
+  mesh = jax.make_mesh((8,), ("d",))
+  with jax.set_mesh(mesh):
+    state = jax.device_put(metric.init(), jax.sharding.NamedSharding(
+        mesh, jax.sharding.PartitionSpec("d")))
+    sharded = jax.jit(metric.update)(state, y_true, y_pred)
+  replicated = metric.update(metric.init(), y_true, y_pred)
+  for got, want in zip(jax.tree.leaves(sharded), jax.tree.leaves(replicated)):
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -264,3 +264,38 @@ def test_shared_updates_compile_to_one_kernel_call_per_group():
   per_member = [calls(lowered) for lowered in alone]
   assert all(c == per_member[0] for c in per_member)
   assert calls(shared) == tuple(len(family[3]) * c for c in per_member[0])
+
+
+def test_a_subclass_that_overrides_update_or_values_keeps_its_own():
+  class Flipped(jm.Precision):
+    def update(self, state, y_true, y_pred, sample_weight=None):
+      return super().update(state, y_true, 1.0 - jnp.asarray(y_pred),
+                            sample_weight)
+
+  class Missed(jm.SparseCategoricalAccuracy):
+    def values(self, y_true, y_pred):
+      return 1.0 - super().values(y_true, y_pred)
+
+  y_true, y_pred = jnp.array([0, 1, 1, 0]), jnp.array([0.9, 0.8, 0.7, 0.2])
+  labels = jnp.array([0, 0, 0])
+  scores = jnp.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
+  flipped = jm.Collection([Flipped(name="flipped"), jm.Recall()])
+  assert flipped.sharing(y_true, y_pred) == (("recall",),)
+  results = flipped.compute(flipped.update(flipped.init(), y_true, y_pred))
+  assert float(results["flipped"]) == 0.0  # no true positive once flipped
+  missed = Missed()
+  state = missed.update(missed.init(), labels, scores)
+  assert float(missed.compute(state)) == pytest.approx(1 / 3)
+  collection = jm.Collection([missed, jm.SparseTopKCategoricalAccuracy(k=1)])
+  results = collection.compute(collection.update(collection.init(), labels, scores))
+  assert float(results["sparse_categorical_accuracy"]) == pytest.approx(1 / 3)
+  assert float(results["sparse_top_k_categorical_accuracy"]) == pytest.approx(2 / 3)
+
+
+def test_one_array_under_two_names_is_one_array_to_sharing():
+  rng = np.random.default_rng(0)
+  y_true, y_pred = map(jnp.asarray, _binary(rng, 8))
+  collection = jm.Collection([jm.Precision(),
+                              jm.route(jm.Recall(), y_pred="scores")])
+  assert collection.sharing(y_true=y_true, y_pred=y_pred, scores=y_pred) == (
+      ("precision", "recall"),)

@@ -393,8 +393,10 @@ class SharedStep:
   (``key``) and how to finish from it (``group``); a `Collection` runs one
   ``group`` for all its members of equal key reading the same input arrays,
   so the batch part is computed once. The metric's own ``update`` is the
-  step run alone, so a member's state is the same bits in a collection as
-  on its own.
+  step run alone, so a member's state is the same computation in a
+  collection as on its own (the same bits on CPU's native kernels; XLA may
+  round a fused float sum differently inside a larger program). A subclass
+  that overrides ``update`` is not shared (`written_for`).
 
   Attributes:
     key: hashable: everything the batch part depends on besides the input
@@ -415,6 +417,22 @@ class SharedStep:
     """The new state of this step's metric, as its ``update`` returns it."""
     (state,) = self.group((self,))
     return state
+
+
+def written_for(cls, method: str, basis: str) -> bool:
+  """Whether ``cls.method`` was written knowing ``cls.basis``: the class that
+  defines ``method`` is the one that defines ``basis`` or a subclass of it.
+
+  A metric's ``update`` is its ``shared_update`` run alone only if no
+  subclass has overridden ``update`` since ``shared_update`` was written;
+  otherwise the subclass's ``update`` is what the metric does, and sharing
+  would skip it.
+  """
+  def owner(name):
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+  method_owner, basis_owner = owner(method), owner(basis)
+  return (method_owner is not None and basis_owner is not None
+          and issubclass(method_owner, basis_owner))
 
 
 class Metric:

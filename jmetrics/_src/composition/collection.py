@@ -7,6 +7,12 @@ and ``compute``. So a collection jits, merges, syncs (each member with its own
 reduction kinds) and checkpoints like any single metric, and can be a member
 of another collection.
 
+Members share work decided from configuration: those whose update is a
+`jm.SharedStep` of equal key over the same input arrays (Precision and Recall
+at one threshold, the AUCs on one grid, the IoU family on one table, the
+accuracy, top-k and cross-entropy metrics on one set of score rows) run one
+batch computation, each then finishing its own state; see `Collection.sharing`.
+
 Inputs are routed by name. Every member declares the inputs its ``update``
 takes (``y_true``, ``y_pred``, ``sample_weight`` for most metrics, ``values``
 for `Mean` and `Sum`); the collection hands each member the keyword inputs of
@@ -173,13 +179,17 @@ def _shared_step(metric, state, inputs: dict):
     if metric.external:
       return None
     return _shared_step(metric.metric, state, metric._inner_inputs((), inputs))
-  if metric.shared_update is None:
-    return None
+  if (metric.shared_update is None
+      or not base.written_for(type(metric), "shared_update", "update")):
+    return None  # a subclass's own update is what the metric does
   step = metric.shared_update(state, **inputs)
   if step is None:
     return None
   read = tuple(sorted(inputs.items()))
-  return (step.key, tuple((name, id(value)) for name, value in read)), step, read
+  # The group function is part of the key: only steps that the same code
+  # computes together are grouped.
+  key = (step.group, step.key, tuple((name, id(value)) for name, value in read))
+  return key, step, read
 
 
 class Wrapper(base.Metric):
@@ -461,6 +471,9 @@ class Collection(base.Metric):
   def update(self, state: dict, *args, **inputs) -> dict:
     """Updates every member with the inputs it takes.
 
+    Members whose updates share a batch computation (`sharing`) run it once;
+    each member's state is what its own ``update`` of these inputs gives.
+
     Args:
       state: the collection's state.
       *args: ``y_true``, ``y_pred``, ``sample_weight`` by position.
@@ -522,14 +535,22 @@ class Collection(base.Metric):
       (('precision', 'recall'), ('auc', 'pr_auc'))
     """
     groups = []
+    # One traced value per distinct input object, so that an array passed
+    # under two names is one array here too, as in `update`.
+    values = list(args) + list(inputs.values())
+    distinct = list({id(v): v for v in values}.values())
+    where = [next(i for i, d in enumerate(distinct) if d is v) for v in values]
 
-    def trace(args, inputs):
+    def trace(distinct):
+      traced = [distinct[i] for i in where]
       state = self.init()
-      _, shared = self._plan(state, self._given(state, args, inputs))
+      given = self._given(state, tuple(traced[:len(args)]),
+                          dict(zip(inputs, traced[len(args):])))
+      _, shared = self._plan(state, given)
       groups.extend(tuple(name for name, _, _ in group) for group in shared)
       return 0
 
-    jax.eval_shape(trace, args, inputs)
+    jax.eval_shape(trace, distinct)
     return tuple(groups)
 
   def masked_update(self, state: dict, *args, mask, **inputs) -> dict:

@@ -76,6 +76,10 @@ class Kernel:
       # A per-row XLA body partitions as its batch in every mode.
       return self.xla(params, *args)
     num_batched = len(args) if self.num_batched is None else self.num_batched
+    if not num_batched and _explicit_axes(args, leading_only=False):
+      # An operation on state sharded over Explicit axes keeps the XLA body,
+      # whose result is sharded as its operands.
+      return self.xla(params, *args)
     explicit = _explicit_axes(args[:num_batched])
     if explicit:
       return _in_auto_axes(explicit, self.result,
@@ -123,18 +127,20 @@ class Kernel:
     return jax.lax.platform_dependent(*operands, cpu=native, default=xla)
 
 
-def _explicit_axes(args):
-  """The mesh and Explicit mesh axes that the leading axis of ``args`` is
-  sharded over under ``jit`` (the default axis type of ``jax.make_mesh``),
-  or None."""
+def _explicit_axes(args, leading_only: bool = True):
+  """The mesh and Explicit mesh axes that the leading axis of ``args`` (or,
+  with ``leading_only=False``, any axis) is sharded over under ``jit`` (the
+  default axis type of ``jax.make_mesh``), or None."""
   for leaf in jax.tree.leaves(args):
     sharding = getattr(jax.typeof(leaf), "sharding", None)
     mesh = getattr(sharding, "mesh", None)
     spec = getattr(sharding, "spec", ())
     if mesh is None or not getattr(mesh, "explicit_axes", ()) or not spec:
       continue
-    lead = spec[0]
-    axes = () if lead is None else (lead if isinstance(lead, tuple) else (lead,))
+    axes = ()
+    for entry in spec[:1] if leading_only else spec:
+      if entry is not None:
+        axes += entry if isinstance(entry, tuple) else (entry,)
     axes = tuple(a for a in axes if a in mesh.explicit_axes)
     if axes:
       return mesh, axes

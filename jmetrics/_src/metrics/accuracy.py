@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from jmetrics._src import base
 from jmetrics._src import kernels
 from jmetrics._src.metrics import reduction
+from jmetrics._src.numerics import arithmetic
 from jmetrics._src.numerics import checks
 from jmetrics._src.numerics import weighting
 
@@ -108,19 +109,32 @@ def _row_scores(y_pred):
 
 
 def _sparse_row_labels(y_true, labels, cast: str):
-  """Kernel labels and their ``made_by`` tag for integer labels of a sparse
-  metric. Integer labels are the same int32 ids however a metric casts them;
-  float ones keep a tag of their cast (``cast``) so that only metrics casting
+  """Kernel labels and their ``made_by`` tag for the labels of a sparse
+  metric (``labels``: ``y_true`` as the metric casts it, less a unit axis).
+  Integer ``y_true`` gives every sparse metric the same int32 ids
+  (`arithmetic.class_ids` of ``y_true`` itself); float labels keep the
+  metric's cast and a tag of it (``cast``), so that only metrics casting
   them alike share."""
-  if jnp.issubdtype(jnp.asarray(y_true).dtype, jnp.integer):
-    return labels.astype(jnp.int32), ("sparse labels", "integer")
+  y_true = jnp.asarray(y_true)
+  if jnp.issubdtype(y_true.dtype, jnp.integer):
+    return (arithmetic.class_ids(y_true.reshape(labels.shape)),
+            ("sparse labels", "integer"))
   return labels, ("sparse labels", cast)
 
 
-def _one_hot_row_labels(y_true, y_pred):
-  """``argmax(y_true)`` per row of ``y_pred``, and its ``made_by`` tag."""
-  return (_argmax(y_true).reshape(y_pred.shape[:-1]).astype(jnp.int32),
-          ("one-hot labels", "argmax"))
+def _one_hot_request(metric, y_true, y_pred, output: str, matches):
+  """The `reduction.RowRequest` of a one-hot metric reading ``output`` of
+  float32 score rows; ``matches(labels, stats[output])`` is the hit per row.
+  Labels are ``argmax(y_true)`` of float32 one-hot ``y_true``."""
+  scores, y_true = _row_scores(y_pred), jnp.asarray(y_true)
+  if scores is None or y_true.dtype != _F32:
+    return None
+  _check_categorical(metric, y_true, scores)
+  labels = _argmax(y_true).reshape(scores.shape[:-1]).astype(jnp.int32)
+  return reduction.RowRequest(
+      scores, labels, (output,), ("one-hot labels", "argmax"),
+      lambda stats: _matches(matches(labels, stats[output])).reshape(
+          y_true.shape[:-1]))
 
 
 # Keras takes k=0 and then reports 0 for every sample; that is never meant.
@@ -284,14 +298,8 @@ class CategoricalAccuracy(reduction.SampleMeanMetric):
 
   def row_request(self, y_true, y_pred):
     """The argmax of float32 score rows (see `reduction.RowRequest`)."""
-    scores, y_true = _row_scores(y_pred), jnp.asarray(y_true)
-    if scores is None or y_true.dtype != _F32:
-      return None
-    _check_categorical(self, y_true, scores)
-    labels, made_by = _one_hot_row_labels(y_true, scores)
-    return reduction.RowRequest(
-        scores, labels, ("argmax",), made_by,
-        lambda stats: _matches(labels == stats["argmax"]).reshape(y_true.shape[:-1]))
+    return _one_hot_request(self, y_true, y_pred, "argmax",
+                            lambda labels, argmax: labels == argmax)
 
 
 @base.metric_dataclass
@@ -441,14 +449,8 @@ class TopKCategoricalAccuracy(reduction.SampleMeanMetric):
 
   def row_request(self, y_true, y_pred):
     """The label's rank in float32 score rows (see `reduction.RowRequest`)."""
-    scores, y_true = _row_scores(y_pred), jnp.asarray(y_true)
-    if scores is None or y_true.dtype != _F32:
-      return None
-    _check_categorical(self, y_true, scores)
-    labels, made_by = _one_hot_row_labels(y_true, scores)
-    return reduction.RowRequest(
-        scores, labels, ("outranked",), made_by,
-        lambda stats: _matches(stats["outranked"] < self.k).reshape(y_true.shape[:-1]))
+    return _one_hot_request(self, y_true, y_pred, "outranked",
+                            lambda labels, outranked: outranked < self.k)
 
 
 @base.metric_dataclass

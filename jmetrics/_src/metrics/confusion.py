@@ -4,8 +4,9 @@ Every metric here is Keras 3's metric of the same name, counted by the shared
 threshold kernel (`jmetrics._src.metrics.thresholds`): inputs are aligned by
 ``thresholds.prepare`` (Keras' rank alignment, ``top_k``, ``class_id``,
 sample-weight broadcasting), each prediction is bucketed once and histogrammed
-(``thresholds.add_batch``), so an update costs one read of its inputs and never
-builds an ``N x T`` comparison. The state keeps only the counts the metric
+(``thresholds.shared_batch``: in a `Collection`, one histogram for every
+member on the same grid, ``top_k`` and ``class_id``), so an update costs one
+read of its inputs and never builds an ``N x T`` comparison. The state keeps only the counts the metric
 needs, as exact `Wide` totals of shape ``(T,)`` (``T`` thresholds, fixed by the
 configuration): unweighted counts stay exact far past 2**24.
 

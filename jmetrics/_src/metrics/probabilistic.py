@@ -282,7 +282,7 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
     # (NaN is no class).
     y_true = jnp.asarray(y_true)
     if jnp.issubdtype(y_true.dtype, jnp.integer):
-      ids = y_true.reshape(labels.shape).astype(jnp.int32)
+      ids = arithmetic.class_ids(y_true.reshape(labels.shape))
       made_by = ("sparse labels", "integer")
     else:
       ids, made_by = arithmetic.class_ids(labels), ("sparse labels", "class ids")

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "parallel.h"
 
@@ -163,7 +164,7 @@ __attribute__((noinline)) int32_t RowOutranked(const float* __restrict row,
 //     NaN), or an entry other than the label's whose x - max is -inf (a -inf
 //     logit, or an overflow): 0 * -inf is NaN;
 //   * +inf if only the label's x - max is -inf;
-//   * 0 if the label is outside [0, C) (no class is selected; no wrap);
+//   * -0 if the label is outside [0, C) (no class is selected; no wrap);
 //   * else -log_p[label], with the log of the sum of the exps as log1p of
 //     (entries at the max - 1) + (the others' exps): a confident row's small
 //     loss keeps its digits, which a float32 sum next to 1 (XLA's) loses.
@@ -207,7 +208,7 @@ __attribute__((noinline)) float RowCrossentropy(const float* __restrict row,
     if (minus_inf > at_label_minus_inf) return kNaN;
     if (at_label_minus_inf != 0) return kInf;
   }
-  if (!selected) return 0.0f;
+  if (!selected) return -0.0f;  // -(a sum of zeros), as XLA's
   // Pass 2: the exps of x - max below the max, summed per lane in float
   // over kFloatBlocks blocks, then in double; the entries at the max
   // counted. The last block is padded with -inf, whose exp is 0.
@@ -270,29 +271,22 @@ ffi::Error RowStatistics(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
   float* crossentropy = nullptr;
   int32_t* outranked = nullptr;
   size_t next = 0;
-  if (outputs & kArgmaxOutput) {
-    auto out = outs.get<ffi::Buffer<ffi::S32>>(next++);
+  // The next result, if `bit` is requested: one value per row.
+  auto result = [&](int64_t bit, auto** data, auto dtype) -> ffi::Error {
+    if (!(outputs & bit)) return ffi::Error::Success();
+    auto out = outs.get<ffi::Buffer<decltype(dtype)::value>>(next++);
     if (out.has_error()) return out.error();
     if (static_cast<int64_t>((*out)->element_count()) != rows)
-      return ffi::Error::InvalidArgument("row statistics: argmax is not per row");
-    argmax = (*out)->typed_data();
-  }
-  if (outputs & kCrossentropyOutput) {
-    auto out = outs.get<ffi::Buffer<ffi::F32>>(next++);
-    if (out.has_error()) return out.error();
-    if (static_cast<int64_t>((*out)->element_count()) != rows)
-      return ffi::Error::InvalidArgument(
-          "row statistics: crossentropy is not per row");
-    crossentropy = (*out)->typed_data();
-  }
-  if (outputs & kOutrankedOutput) {
-    auto out = outs.get<ffi::Buffer<ffi::S32>>(next++);
-    if (out.has_error()) return out.error();
-    if (static_cast<int64_t>((*out)->element_count()) != rows)
-      return ffi::Error::InvalidArgument(
-          "row statistics: outranked is not per row");
-    outranked = (*out)->typed_data();
-  }
+      return ffi::Error::InvalidArgument("row statistics: a result is not per row");
+    *data = (*out)->typed_data();
+    return ffi::Error::Success();
+  };
+  using S32 = std::integral_constant<ffi::DataType, ffi::DataType::S32>;
+  using F32 = std::integral_constant<ffi::DataType, ffi::DataType::F32>;
+  for (ffi::Error error : {result(kArgmaxOutput, &argmax, S32{}),
+                           result(kCrossentropyOutput, &crossentropy, F32{}),
+                           result(kOutrankedOutput, &outranked, S32{})})
+    if (error.failure()) return error;
   const int32_t negative_zero_key =
       signed_zeros ? Key(-std::numeric_limits<float>::min(), 0) : 0;
   const float* x = scores.typed_data();
