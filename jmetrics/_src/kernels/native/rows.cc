@@ -56,6 +56,27 @@ inline int32_t RowArgmax(const float* __restrict row, int64_t c,
   return index;
 }
 
+// The key a negative zero competes with: below +0.0 with Keras' fix
+// (`signed_zeros`), else equal to it.
+inline int32_t NegativeZeroKey(bool signed_zeros) {
+  return signed_zeros ? Key(-std::numeric_limits<float>::min(), 0) : 0;
+}
+
+// fn(r) for every row r of rows of c scores, rows split in chunks of about
+// kChunkElements scores between the caller and the intra-op pool.
+template <typename Fn>
+void ParallelRows(ffi::ThreadPool& pool, int64_t rows, int64_t c, const Fn& fn) {
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kChunkElements / c);
+  const int64_t chunks = std::max<int64_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);
+  ParallelChunks(
+      pool, chunks, [] { return 0; },
+      [&](int64_t chunk, int&) {
+        const int64_t end = std::min(rows, (chunk + 1) * rows_per_chunk);
+        for (int64_t r = chunk * rows_per_chunk; r < end; ++r) fn(r);
+      },
+      [](int) {});
+}
+
 ffi::Error Argmax(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
                   ffi::Result<ffi::Buffer<ffi::S32>> out, int64_t row_length,
                   bool signed_zeros) {
@@ -63,21 +84,12 @@ ffi::Error Argmax(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
   const int64_t c = row_length;
   if (c < 1 || n % c != 0 || static_cast<int64_t>(out->element_count()) != n / c)
     return ffi::Error::InvalidArgument("argmax: shapes disagree");
-  const int64_t rows = n / c;
-  const int32_t negative_zero_key =
-      signed_zeros ? Key(-std::numeric_limits<float>::min(), 0) : 0;
+  const int32_t negative_zero_key = NegativeZeroKey(signed_zeros);
   const float* x = scores.typed_data();
   int32_t* index = out->typed_data();
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kChunkElements / c);
-  const int64_t chunks = std::max<int64_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);
-  ParallelChunks(
-      pool, chunks, [] { return 0; },
-      [&](int64_t chunk, int&) {
-        const int64_t end = std::min(rows, (chunk + 1) * rows_per_chunk);
-        for (int64_t r = chunk * rows_per_chunk; r < end; ++r)
-          index[r] = RowArgmax(x + r * c, c, negative_zero_key);
-      },
-      [](int) {});
+  ParallelRows(pool, n / c, c, [&](int64_t r) {
+    index[r] = RowArgmax(x + r * c, c, negative_zero_key);
+  });
   return ffi::Error::Success();
 }
 
@@ -287,24 +299,15 @@ ffi::Error RowStatistics(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> scores,
                            result(kCrossentropyOutput, &crossentropy, F32{}),
                            result(kOutrankedOutput, &outranked, S32{})})
     if (error.failure()) return error;
-  const int32_t negative_zero_key =
-      signed_zeros ? Key(-std::numeric_limits<float>::min(), 0) : 0;
+  const int32_t negative_zero_key = NegativeZeroKey(signed_zeros);
   const float* x = scores.typed_data();
   const int32_t* y = labels.typed_data();
-  const int64_t rows_per_chunk = std::max<int64_t>(1, kChunkElements / c);
-  const int64_t chunks = std::max<int64_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);
-  ParallelChunks(
-      pool, chunks, [] { return 0; },
-      [&](int64_t chunk, int&) {
-        const int64_t end = std::min(rows, (chunk + 1) * rows_per_chunk);
-        for (int64_t r = chunk * rows_per_chunk; r < end; ++r) {
-          const float* row = x + r * c;
-          if (argmax != nullptr) argmax[r] = RowArgmax(row, c, negative_zero_key);
-          if (crossentropy != nullptr) crossentropy[r] = RowCrossentropy(row, c, y[r]);
-          if (outranked != nullptr) outranked[r] = RowOutranked(row, c, y[r]);
-        }
-      },
-      [](int) {});
+  ParallelRows(pool, rows, c, [&](int64_t r) {
+    const float* row = x + r * c;
+    if (argmax != nullptr) argmax[r] = RowArgmax(row, c, negative_zero_key);
+    if (crossentropy != nullptr) crossentropy[r] = RowCrossentropy(row, c, y[r]);
+    if (outranked != nullptr) outranked[r] = RowOutranked(row, c, y[r]);
+  });
   return ffi::Error::Success();
 }
 
