@@ -288,8 +288,9 @@ class CategoricalAccuracy(reduction.SampleMeanMetric):
     Raises:
       ValueError: if the shapes differ or there is no class axis.
     """
-    if self.row_request(y_true, y_pred) is not None:
-      return self.row_values(y_true, y_pred)
+    rows = self.row_values(y_true, y_pred)
+    if rows is not None:
+      return rows
     y_pred = jnp.asarray(y_pred)
     y_true = jnp.asarray(y_true)
     _check_categorical(self, y_true, y_pred)
@@ -349,8 +350,9 @@ class SparseCategoricalAccuracy(reduction.SampleMeanMetric):
     Raises:
       ValueError: if ``y_true`` does not have the batch shape of ``y_pred``.
     """
-    if self.row_request(y_true, y_pred) is not None:
-      return self.row_values(y_true, y_pred)
+    rows = self.row_values(y_true, y_pred)
+    if rows is not None:
+      return rows
     y_pred = jnp.asarray(y_pred)
     labels, squeeze = self._labels(y_true, y_pred)
     return self._matches(y_true, labels, squeeze, _argmax(y_pred), y_pred)
@@ -438,8 +440,9 @@ class TopKCategoricalAccuracy(reduction.SampleMeanMetric):
     Raises:
       ValueError: if the shapes differ or there is no class axis.
     """
-    if self.row_request(y_true, y_pred) is not None:
-      return self.row_values(y_true, y_pred)
+    rows = self.row_values(y_true, y_pred)
+    if rows is not None:
+      return rows
     y_pred = jnp.asarray(y_pred)
     y_true = jnp.asarray(y_true)
     _check_categorical(self, y_true, y_pred)
@@ -516,8 +519,9 @@ class SparseTopKCategoricalAccuracy(reduction.SampleMeanMetric):
       ValueError: if ``y_true`` does not have the batch shape of ``y_pred``,
         or sorted ids are fewer than ``k``.
     """
-    if self.row_request(y_true, y_pred) is not None:
-      return self.row_values(y_true, y_pred)
+    rows = self.row_values(y_true, y_pred)
+    if rows is not None:
+      return rows
     y_pred = jnp.asarray(y_pred)
     y_true, labels = self._labels(y_true, y_pred)
     if self.from_sorted_ids:

@@ -252,8 +252,9 @@ class SparseCategoricalCrossentropy(reduction.SampleMeanMetric):
     return labels, valid, axis
 
   def values(self, y_true, y_pred) -> jax.Array:
-    if self.row_request(y_true, y_pred) is not None:
-      return self.row_values(y_true, y_pred)
+    rows = self.row_values(y_true, y_pred)
+    if rows is not None:
+      return rows
     labels, valid, axis = self._labels(y_true, y_pred)
     y_pred = checks.as_float(y_pred)
     # Keras truncates labels to int32 and one-hot encodes them, so labels

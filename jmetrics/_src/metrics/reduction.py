@@ -291,7 +291,7 @@ class SampleMeanMetric(base.Metric):
   sample (or per element, reduced by the mean over trailing axes); updates
   then follow ``keras.metrics.MeanMetricWrapper`` exactly. A subclass whose
   values come from per-row statistics of the scores also implements
-  `row_request`, and its `values` is `row_values`.
+  `row_request`, and its `values` starts with `row_values`.
   """
 
   # How `values` reduces the last axis of elementwise terms into a sample's
@@ -320,11 +320,12 @@ class SampleMeanMetric(base.Metric):
     del y_true, y_pred
     return None
 
-  def row_values(self, y_true, y_pred) -> jax.Array:
-    """`values` from `row_request`'s statistics (for subclasses that have one)."""
+  def row_values(self, y_true, y_pred) -> Optional[jax.Array]:
+    """`values` from `row_request`'s statistics, or None where these inputs
+    have no row request (the subclass then computes them directly)."""
     request = self.row_request(y_true, y_pred)
     if request is None:
-      raise NotImplementedError(f"{type(self).__name__}: no row_request for these inputs")
+      return None
     return request.values(kernels.row_statistics(request.scores, request.labels,
                                                  request.outputs))
 
