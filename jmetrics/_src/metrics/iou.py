@@ -363,7 +363,108 @@ class ConfusionMatrix(base.Metric):
 # -- the IoU family -----------------------------------------------------------------
 
 
-class _IoUBase(base.Metric):
+class ClassTableMetric(base.Metric):
+  """Base of the metrics computed from one ``(C, C)`` confusion table.
+
+  Inputs become class ids (`_class_id_inputs`: ids as given, the argmax along
+  ``axis`` of dense inputs), are counted by `_table_step` and added to the
+  state's exact `Wide` table, so metrics of equal table configuration over
+  the same inputs share one table in a `Collection`. A subclass declares
+  ``num_classes``, ``ignore_class``, ``sparse_y_true``, ``sparse_y_pred`` and
+  ``axis`` (fields, or properties where it fixes them), may set the state
+  class ``_state``, and implements ``compute``.
+  """
+
+  # Fields that a subclass fixes (a property) are not checked.
+  config_checks = {
+      "num_classes": _NUM_CLASSES,
+      "ignore_class": _IGNORE_CLASS,
+      "sparse_y_true": _FLAG,
+      "sparse_y_pred": _FLAG,
+      "axis": base.integer(),
+  }
+
+  _state = IoUState
+
+  def label_domain(self, y_true, y_pred):
+    """Class ids in ``[0, C)`` or ``ignore_class``; one-hot labels in [0, 1]."""
+    if not self.sparse_y_true:
+      return base.LabelDomain(1.0)
+    return base.LabelDomain(self.num_classes, class_ids=True,
+                            ignore=self.ignore_class)
+
+  @property
+  def _integer_mode(self) -> bool:
+    """Whether labels and weights are truncated to integers (Keras' IoU
+    accumulator); False keeps fractional weights."""
+    return False
+
+  def mask_weight(self, mask, inputs, sample_weight):
+    """Row weights of the rank of the class-id map: one less than a dense
+    ``y_true``'s, whose class axis the argmax removes."""
+    rank = np.ndim(inputs[0]) - (0 if self.sparse_y_true else 1)
+    return base.row_weight(mask, sample_weight, rank)
+
+  def _class_id_inputs(self, y_true, y_pred):
+    """Labels and predictions as class ids (argmax along ``axis`` if dense)."""
+    return self._true_class_ids(y_true), self._predicted_class_ids(y_pred)
+
+  def _true_class_ids(self, y_true):
+    if self.sparse_y_true:
+      return y_true
+    return _argmax(self, "y_true", y_true, self.axis)
+
+  def _predicted_class_ids(self, y_pred):
+    if self.sparse_y_pred:
+      return y_pred
+    return _argmax(self, "y_pred", y_pred, self.axis)
+
+  def _class_ids_made_by(self) -> Any:
+    """How `_class_id_inputs` makes the ids (hashable): part of the key under
+    which tables are shared."""
+    return (type(self)._class_id_inputs, self.sparse_y_true,
+            self.sparse_y_pred, self.axis, getattr(self, "threshold", None))
+
+  def init(self):
+    return self._state(wide.wide_zeros((self.num_classes, self.num_classes)))
+
+  def update(self, state, y_true, y_pred, sample_weight=None):
+    """Adds a batch to the confusion table.
+
+    Args:
+      state: the running state.
+      y_true: class ids of any shape, or one-hot/scores along ``axis`` when
+        ``sparse_y_true=False``.
+      y_pred: class ids, or scores along ``axis`` when ``sparse_y_pred=False``
+        (a thresholded metric: scores compared with ``threshold``); as many
+        ids as ``y_true``.
+      sample_weight: ``None``, a scalar, weights broadcastable to ``y_true``'s
+        class ids, or one weight per class id. With Keras' integer IoU
+        accumulator (``dtype=None``) weights are truncated toward zero.
+
+    Returns:
+      The updated state.
+
+    Raises:
+      ValueError: at trace time, if ``axis`` does not fit a dense input, the
+        numbers of class ids differ, or ``sample_weight`` does not fit.
+    """
+    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
+
+  def shared_update(self, state, y_true, y_pred,
+                    sample_weight=None) -> base.SharedStep:
+    """`update` as a step that shares its table with metrics of the same
+    classes over the same inputs (see `jm.SharedStep`)."""
+    made_by = self._class_ids_made_by()
+    y_true, y_pred = self._class_id_inputs(y_true, y_pred)
+    return _table_step(self, state, self._state, made_by,
+                       y_true, y_pred, sample_weight,
+                       num_classes=self.num_classes,
+                       ignore_class=self.ignore_class,
+                       integer_mode=self._integer_mode)
+
+
+class _IoUBase(ClassTableMetric):
   """Base of the IoU metrics: one ``(C, C)`` table, Keras' IoU ``result``.
 
   Subclasses are dataclasses declaring Keras' arguments in Keras' order; the
@@ -375,23 +476,10 @@ class _IoUBase(base.Metric):
   (how inputs become class ids).
   """
 
-  # Fields that a subclass fixes (a property) are not checked.
   config_checks = {
-      "num_classes": _NUM_CLASSES,
       "target_class_ids": _TARGET_CLASS_IDS,
-      "ignore_class": _IGNORE_CLASS,
-      "sparse_y_true": _FLAG,
-      "sparse_y_pred": _FLAG,
-      "axis": base.integer(),
       "dtype": _DTYPE,
   }
-
-  def label_domain(self, y_true, y_pred):
-    """Class ids in ``[0, C)`` or ``ignore_class``; one-hot labels in [0, 1]."""
-    if not self.sparse_y_true:
-      return base.LabelDomain(1.0)
-    return base.LabelDomain(self.num_classes, class_ids=True,
-                            ignore=self.ignore_class)
 
   def validate(self):
     num_classes = self.num_classes
@@ -404,61 +492,6 @@ class _IoUBase(base.Metric):
   @property
   def _integer_mode(self) -> bool:
     return _is_integer_mode(self.dtype)
-
-  def mask_weight(self, mask, inputs, sample_weight):
-    """Row weights of the rank of the class-id map: one less than a dense
-    ``y_true``'s, whose class axis the argmax removes."""
-    rank = np.ndim(inputs[0]) - (0 if self.sparse_y_true else 1)
-    return base.row_weight(mask, sample_weight, rank)
-
-  def _class_id_inputs(self, y_true, y_pred):
-    """Labels and predictions as class ids (argmax along ``axis`` if dense)."""
-    if not self.sparse_y_true:
-      y_true = _argmax(self, "y_true", y_true, self.axis)
-    if not self.sparse_y_pred:
-      y_pred = _argmax(self, "y_pred", y_pred, self.axis)
-    return y_true, y_pred
-
-  def init(self) -> IoUState:
-    return IoUState(wide.wide_zeros((self.num_classes, self.num_classes)))
-
-  def update(self, state: IoUState, y_true, y_pred,
-             sample_weight=None) -> IoUState:
-    """Adds a batch to the confusion table.
-
-    Args:
-      state: the running state.
-      y_true: class ids of any shape, or one-hot/scores along ``axis`` when
-        ``sparse_y_true=False``.
-      y_pred: class ids, or scores along ``axis`` when ``sparse_y_pred=False``
-        (`BinaryIoU`: scores compared with ``threshold``); as many ids as
-        ``y_true``.
-      sample_weight: ``None``, a scalar, weights broadcastable to ``y_true``'s
-        class ids, or one weight per class id. With an integer ``dtype``
-        (the default) weights are truncated toward zero, as in Keras.
-
-    Returns:
-      The updated state.
-
-    Raises:
-      ValueError: at trace time, if ``axis`` does not fit a dense input, the
-        numbers of class ids differ, or ``sample_weight`` does not fit.
-    """
-    return self.shared_update(state, y_true, y_pred, sample_weight).alone()
-
-  def shared_update(self, state: IoUState, y_true, y_pred,
-                    sample_weight=None) -> base.SharedStep:
-    """`update` as a step that shares its table with metrics of the same
-    classes over the same inputs (see `jm.SharedStep`)."""
-    class_ids_made_by = (type(self)._class_id_inputs, self.sparse_y_true,
-                         self.sparse_y_pred, self.axis,
-                         getattr(self, "threshold", None))
-    y_true, y_pred = self._class_id_inputs(y_true, y_pred)
-    return _table_step(self, state, IoUState, class_ids_made_by,
-                       y_true, y_pred, sample_weight,
-                       num_classes=self.num_classes,
-                       ignore_class=self.ignore_class,
-                       integer_mode=self._integer_mode)
 
   def compute(self, state: IoUState) -> jax.Array:
     """The mean IoU of the target classes present in truth or predictions."""
