@@ -12,6 +12,12 @@ from jmetrics._src.composition.collection import inputs_of
 from jmetrics._src.composition.collection import route
 from jmetrics._src.composition.collection import Routed
 from jmetrics._src.metrics.accuracy import Accuracy
+from jmetrics._src.metrics.agreement import BalancedAccuracy
+from jmetrics._src.metrics.agreement import ClassTableState
+from jmetrics._src.metrics.agreement import CohenKappa
+from jmetrics._src.metrics.agreement import MatthewsCorrelationCoefficient
+from jmetrics._src.metrics.agreement import NegativePredictiveValue
+from jmetrics._src.metrics.agreement import Specificity
 from jmetrics._src.metrics.accuracy import binary_accuracy
 from jmetrics._src.metrics.accuracy import BinaryAccuracy
 from jmetrics._src.metrics.accuracy import categorical_accuracy
@@ -62,6 +68,10 @@ from jmetrics._src.metrics.iou import IoUState
 from jmetrics._src.metrics.iou import MeanIoU
 from jmetrics._src.metrics.iou import OneHotIoU
 from jmetrics._src.metrics.iou import OneHotMeanIoU
+from jmetrics._src.metrics.multilabel import ExactMatch
+from jmetrics._src.metrics.multilabel import HammingLoss
+from jmetrics._src.metrics.multilabel import MultiLabelConfusionMatrix
+from jmetrics._src.metrics.multilabel import MultiLabelConfusionMatrixState
 from jmetrics._src.metrics.probabilistic import binary_crossentropy
 from jmetrics._src.metrics.probabilistic import BinaryCrossentropy
 from jmetrics._src.metrics.probabilistic import categorical_crossentropy
@@ -111,6 +121,7 @@ __version__ = "0.1.0"
 __all__ = (
     "AUC",
     "Accuracy",
+    "BalancedAccuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
     "BinaryIoU",
@@ -118,6 +129,8 @@ __all__ = (
     "CategoricalCrossentropy",
     "CategoricalHinge",
     "Checked",
+    "ClassTableState",
+    "CohenKappa",
     "Collection",
     "ConcordanceCorrelation",
     "ConfusionCountState",
@@ -128,12 +141,14 @@ __all__ = (
     "Curve",
     "Dice",
     "DiceState",
+    "ExactMatch",
     "F1Score",
     "F1ScoreState",
     "FBetaScore",
     "FBetaScoreState",
     "FalseNegatives",
     "FalsePositives",
+    "HammingLoss",
     "Hinge",
     "Inputs",
     "IoU",
@@ -141,6 +156,7 @@ __all__ = (
     "KLDivergence",
     "LabelDomain",
     "LogCoshError",
+    "MatthewsCorrelationCoefficient",
     "Max",
     "Mean",
     "MeanAbsoluteError",
@@ -155,6 +171,9 @@ __all__ = (
     "MeanTensor",
     "Metric",
     "Min",
+    "MultiLabelConfusionMatrix",
+    "MultiLabelConfusionMatrixState",
+    "NegativePredictiveValue",
     "OneHotIoU",
     "OneHotMeanIoU",
     "PearsonCorrelation",
@@ -175,6 +194,7 @@ __all__ = (
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "Specificity",
     "SpecificityAtSensitivity",
     "SquaredHinge",
     "Stateful",

@@ -66,10 +66,20 @@ def numpy_reference(metric):
     from tests import test_collection
     return test_collection._extremum_reference(  # pylint: disable=protected-access
         np.max if name == "Max" else np.min)
+  if name in _SCIKIT_LEARN_FAMILY:
+    from tests import test_agreement
+    return test_agreement.reference(metric)
   if name == "WeightedPrecision":
     from tests import test_f_score
     return test_f_score._sklearn_weighted_precision(metric.class_weights)  # pylint: disable=protected-access
   return None
+
+
+# Classes whose oracle is tests/test_agreement.py's scikit-learn reference.
+_SCIKIT_LEARN_FAMILY = (
+    "CohenKappa", "MatthewsCorrelationCoefficient", "BalancedAccuracy",
+    "Specificity", "NegativePredictiveValue", "MultiLabelConfusionMatrix",
+    "HammingLoss", "ExactMatch")
 
 
 def _spread_weights(weight_axes):
@@ -377,6 +387,27 @@ def _entries() -> list[harness.Case]:
       e("weighted_precision_weighted",
         jm.WeightedPrecision(class_weights=(1.0, 2.0)), sparse_scores(2),
         weighted=True),
+  ]
+  entries += [
+      # beyond Keras: the confusion table and multi-label rows
+      e("cohen_kappa", jm.CohenKappa(4), sparse_scores(4), weighted=True),
+      e("cohen_kappa_quadratic", jm.CohenKappa(
+          3, weightage="quadratic", sparse_y_pred=True), class_ids(3),
+        exact=ALL),
+      e("matthews_correlation", jm.MatthewsCorrelationCoefficient(
+          2, threshold=0.5), binary(), exact=ALL),
+      e("balanced_accuracy", jm.BalancedAccuracy(4, sparse_y_pred=True),
+        class_ids(4), weighted=True),
+      e("specificity", jm.Specificity(3, average=None), sparse_scores(3),
+        weighted=True),
+      e("negative_predictive_value", jm.NegativePredictiveValue(
+          4, average="weighted"), sparse_scores(4), exact=ALL),
+      e("multi_label_confusion_matrix", jm.MultiLabelConfusionMatrix(4),
+        multi_hot_scores(4), weighted=True),
+      e("hamming_loss", jm.HammingLoss("multilabel", threshold=0.5),
+        multi_hot_scores(4), weighted=True),
+      e("exact_match", jm.ExactMatch(), multi_hot_scores(3),
+        exact=("count",)),
   ]
   entries += _segmentation_entries()
   entries += _composition_entries()
