@@ -322,8 +322,20 @@ def _average(metric, numerator, denominator, support):
                                   jnp.sum(defined.astype(_F32)))
 
 
+@base.metric_dataclass
 class _OneVsRest(_TableMetric):
-  """A per-class one-vs-rest ratio of the table, averaged."""
+  """A per-class one-vs-rest ratio of the table, averaged (the fields of
+  `Specificity` and `NegativePredictiveValue`)."""
+
+  num_classes: int
+  average: Any = "macro"
+  threshold: Any = None
+  sparse_y_true: bool = True
+  sparse_y_pred: bool = False
+  ignore_class: Any = None
+  axis: int = -1
+  name: str = None
+  dtype: Any = None
 
   config_checks = {
       "average": base.choice(
@@ -380,15 +392,6 @@ class Specificity(_OneVsRest):
     0.6667
   """
 
-  num_classes: int
-  average: Any = "macro"
-  threshold: Any = None
-  sparse_y_true: bool = True
-  sparse_y_pred: bool = False
-  ignore_class: Any = None
-  axis: int = -1
-  name: str = None
-  dtype: Any = None
 
   def _from_table(self, m: _Margins) -> jax.Array:
     negatives = self._negatives(m)
@@ -415,15 +418,6 @@ class NegativePredictiveValue(_OneVsRest):
     0.6667
   """
 
-  num_classes: int
-  average: Any = "macro"
-  threshold: Any = None
-  sparse_y_true: bool = True
-  sparse_y_pred: bool = False
-  ignore_class: Any = None
-  axis: int = -1
-  name: str = None
-  dtype: Any = None
 
   def _from_table(self, m: _Margins) -> jax.Array:
     negatives = self._negatives(m)
