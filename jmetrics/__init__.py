@@ -33,6 +33,11 @@ from jmetrics._src.metrics.auc import Curve
 from jmetrics._src.metrics.auc import MeanAveragePrecision
 from jmetrics._src.metrics.auc import MeanAveragePrecisionState
 from jmetrics._src.metrics.auc import roc_tie_bound
+from jmetrics._src.metrics.calibration import BrierScore
+from jmetrics._src.metrics.calibration import CalibrationState
+from jmetrics._src.metrics.calibration import ExpectedCalibrationError
+from jmetrics._src.metrics.calibration import MaximumCalibrationError
+from jmetrics._src.metrics.calibration import Reliability
 from jmetrics._src.metrics.confusion import ConfusionCountState
 from jmetrics._src.metrics.confusion import FalseNegatives
 from jmetrics._src.metrics.confusion import FalsePositives
@@ -125,6 +130,8 @@ __all__ = (
     "BinaryAccuracy",
     "BinaryCrossentropy",
     "BinaryIoU",
+    "BrierScore",
+    "CalibrationState",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
@@ -142,6 +149,7 @@ __all__ = (
     "Dice",
     "DiceState",
     "ExactMatch",
+    "ExpectedCalibrationError",
     "F1Score",
     "F1ScoreState",
     "FBetaScore",
@@ -158,6 +166,7 @@ __all__ = (
     "LogCoshError",
     "MatthewsCorrelationCoefficient",
     "Max",
+    "MaximumCalibrationError",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
@@ -186,6 +195,7 @@ __all__ = (
     "Recall",
     "RecallAtPrecision",
     "RecallState",
+    "Reliability",
     "RootMeanSquaredError",
     "Routed",
     "SampleMeanMetric",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import inspect
 
 import jax.numpy as jnp
@@ -66,20 +67,24 @@ def numpy_reference(metric):
     from tests import test_collection
     return test_collection._extremum_reference(  # pylint: disable=protected-access
         np.max if name == "Max" else np.min)
-  if name in _SCIKIT_LEARN_FAMILY:
-    from tests import test_agreement
-    return test_agreement.reference(metric)
+  if name in _REFERENCE_MODULES:
+    module = importlib.import_module(f"tests.{_REFERENCE_MODULES[name]}")
+    return module.reference(metric)
   if name == "WeightedPrecision":
     from tests import test_f_score
     return test_f_score._sklearn_weighted_precision(metric.class_weights)  # pylint: disable=protected-access
   return None
 
 
-# Classes whose oracle is tests/test_agreement.py's scikit-learn reference.
-_SCIKIT_LEARN_FAMILY = (
-    "CohenKappa", "MatthewsCorrelationCoefficient", "BalancedAccuracy",
-    "Specificity", "NegativePredictiveValue", "MultiLabelConfusionMatrix",
-    "HammingLoss", "ExactMatch")
+# Classes whose oracle is ``reference(metric)`` of a family's test module.
+_REFERENCE_MODULES = {
+    **dict.fromkeys(("CohenKappa", "MatthewsCorrelationCoefficient",
+                     "BalancedAccuracy", "Specificity",
+                     "NegativePredictiveValue", "MultiLabelConfusionMatrix",
+                     "HammingLoss", "ExactMatch"), "test_agreement"),
+    **dict.fromkeys(("ExpectedCalibrationError", "MaximumCalibrationError",
+                     "BrierScore"), "test_calibration"),
+}
 
 
 def _spread_weights(weight_axes):
@@ -408,6 +413,12 @@ def _entries() -> list[harness.Case]:
         multi_hot_scores(4), weighted=True),
       e("exact_match", jm.ExactMatch(), multi_hot_scores(3),
         exact=("count",)),
+      # calibration
+      e("expected_calibration_error", jm.ExpectedCalibrationError(num_bins=5),
+        binary(), weighted=True),
+      e("maximum_calibration_error", jm.MaximumCalibrationError(
+          num_bins=4, num_classes=3), sparse_scores(3), exact=("count",)),
+      e("brier_score", jm.BrierScore(), sparse_scores(4), weighted=True),
   ]
   entries += _segmentation_entries()
   entries += _composition_entries()
