@@ -77,6 +77,9 @@ from jmetrics._src.metrics.multilabel import ExactMatch
 from jmetrics._src.metrics.multilabel import HammingLoss
 from jmetrics._src.metrics.multilabel import MultiLabelConfusionMatrix
 from jmetrics._src.metrics.multilabel import MultiLabelConfusionMatrixState
+from jmetrics._src.metrics.one_vs_rest import MulticlassAUROC
+from jmetrics._src.metrics.one_vs_rest import MulticlassAveragePrecision
+from jmetrics._src.metrics.one_vs_rest import OneVsRestState
 from jmetrics._src.metrics.probabilistic import binary_crossentropy
 from jmetrics._src.metrics.probabilistic import BinaryCrossentropy
 from jmetrics._src.metrics.probabilistic import categorical_crossentropy
@@ -182,9 +185,12 @@ __all__ = (
     "Min",
     "MultiLabelConfusionMatrix",
     "MultiLabelConfusionMatrixState",
+    "MulticlassAUROC",
+    "MulticlassAveragePrecision",
     "NegativePredictiveValue",
     "OneHotIoU",
     "OneHotMeanIoU",
+    "OneVsRestState",
     "PearsonCorrelation",
     "Poisson",
     "Precision",

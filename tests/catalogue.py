@@ -68,8 +68,10 @@ def numpy_reference(metric):
     return test_collection._extremum_reference(  # pylint: disable=protected-access
         np.max if name == "Max" else np.min)
   if name in _REFERENCE_MODULES:
-    module = importlib.import_module(f"tests.{_REFERENCE_MODULES[name]}")
-    return module.reference(metric)
+    # Imported when called: those test modules import this one.
+    module = f"tests.{_REFERENCE_MODULES[name]}"
+    return lambda batches: importlib.import_module(module).reference(metric)(
+        batches)
   if name == "WeightedPrecision":
     from tests import test_f_score
     return test_f_score._sklearn_weighted_precision(metric.class_weights)  # pylint: disable=protected-access
@@ -84,6 +86,8 @@ _REFERENCE_MODULES = {
                      "HammingLoss", "ExactMatch"), "test_agreement"),
     **dict.fromkeys(("ExpectedCalibrationError", "MaximumCalibrationError",
                      "BrierScore"), "test_calibration"),
+    **dict.fromkeys(("MulticlassAUROC", "MulticlassAveragePrecision"),
+                    "test_one_vs_rest"),
 }
 
 
@@ -175,6 +179,18 @@ def class_ids(num_classes, shape=()):
     noisy = rng.integers(0, num_classes, labels.shape)
     preds = np.where(rng.random(labels.shape) < 0.6, labels, noisy)
     return labels.astype(np.int32), preds.astype(np.int32)
+  return make
+
+
+def bucketed_scores(num_classes, steps=64):
+  """Labels and scores ``(k + 1/2) / steps``: one score value per bucket of
+  a ``steps + 1`` threshold grid, so bucketing keeps every comparison."""
+  def make(rng, n):
+    labels = rng.integers(0, num_classes, n)
+    k = rng.integers(0, steps, (n, num_classes))
+    k[np.arange(n), labels] = np.maximum(k[np.arange(n), labels],
+                                         rng.integers(0, steps, n))
+    return labels.astype(np.int32), ((k + 0.5) / steps).astype(np.float32)
   return make
 
 
@@ -419,6 +435,12 @@ def _entries() -> list[harness.Case]:
       e("maximum_calibration_error", jm.MaximumCalibrationError(
           num_bins=4, num_classes=3), sparse_scores(3), exact=("count",)),
       e("brier_score", jm.BrierScore(), sparse_scores(4), weighted=True),
+      # one-vs-rest curves, on scores the 65-threshold grid keeps exactly
+      e("multiclass_auroc", jm.MulticlassAUROC(4, num_thresholds=65),
+        bucketed_scores(4), weighted=True),
+      e("multiclass_average_precision", jm.MulticlassAveragePrecision(
+          3, average="micro", num_thresholds=65), bucketed_scores(3),
+        exact=ALL),
   ]
   entries += _segmentation_entries()
   entries += _composition_entries()

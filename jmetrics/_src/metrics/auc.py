@@ -532,11 +532,7 @@ class MeanAveragePrecision(base.Metric):
 
   def average_precision(self, state) -> jax.Array:
     """The AP of each label, float32 ``(num_labels,)``."""
-    tp, fp = wide.wide_value(state.tp), wide.wide_value(state.fp)
-    # Bucket j holds the positives between thresholds j and j + 1.
-    positives_in = tp - jnp.concatenate([tp[1:], jnp.zeros_like(tp[:1])])
-    precision = divide_no_nan(tp, tp + fp)
-    return divide_no_nan(jnp.sum(positives_in * precision, axis=0), tp[0])
+    return average_precision(wide.wide_value(state.tp), wide.wide_value(state.fp))
 
   def compute(self, state) -> jax.Array:
     """The macro mean AP (float32 scalar, or ``dtype``); 0 for an empty state."""
@@ -555,16 +551,32 @@ class MeanAveragePrecision(base.Metric):
       min_weight: a lower bound on the weight of every positive with nonzero
         weight: 1 for unweighted updates; 0 (the default) is always valid.
     """
-    tp, fp = wide.wide_value(state.tp), wide.wide_value(state.fp)
-    zero = jnp.zeros_like(tp[:1])
-    above_tp = jnp.concatenate([tp[1:], zero])  # A: positives above bucket j.
-    above = above_tp + jnp.concatenate([fp[1:], zero])  # B: all above it.
-    pos = tp - above_tp  # Bucket j holds the scores in (t_j, t_{j+1}].
-    neg = (tp + fp) - above - pos
-    later_positives = jnp.maximum(pos - min_weight, 0.0) * divide_no_nan(
-        above - above_tp + neg, above + min_weight + neg)
-    later_negatives = neg * divide_no_nan(above_tp + pos, above + pos)
-    spread = divide_no_nan(jnp.maximum(later_positives, later_negatives),
-                           tp + fp)  # tp + fp is D: the bucket and above.
-    bound = divide_no_nan(jnp.sum(pos * spread, axis=0), tp[0])
+    bound = average_precision_tie_bound(wide.wide_value(state.tp),
+                                        wide.wide_value(state.fp), min_weight)
     return bound if per_label else jnp.mean(bound)
+
+
+def average_precision(tp, fp):
+  """scikit-learn's step-function AP per label from TP and FP (float32
+  ``(T, L)``) at an evenly spaced grid whose first threshold every score
+  exceeds; 0 where a label has no positives."""
+  # Bucket j holds the positives between thresholds j and j + 1.
+  positives_in = tp - jnp.concatenate([tp[1:], jnp.zeros_like(tp[:1])])
+  precision = divide_no_nan(tp, tp + fp)
+  return divide_no_nan(jnp.sum(positives_in * precision, axis=0), tp[0])
+
+
+def average_precision_tie_bound(tp, fp, min_weight=0.0):
+  """The module docstring's bound on ``|average_precision(tp, fp) - exact
+  AP|`` per label (see `MeanAveragePrecision.tie_bound`)."""
+  zero = jnp.zeros_like(tp[:1])
+  above_tp = jnp.concatenate([tp[1:], zero])  # A: positives above bucket j.
+  above = above_tp + jnp.concatenate([fp[1:], zero])  # B: all above it.
+  pos = tp - above_tp  # Bucket j holds the scores in (t_j, t_{j+1}].
+  neg = (tp + fp) - above - pos
+  later_positives = jnp.maximum(pos - min_weight, 0.0) * divide_no_nan(
+      above - above_tp + neg, above + min_weight + neg)
+  later_negatives = neg * divide_no_nan(above_tp + pos, above + pos)
+  spread = divide_no_nan(jnp.maximum(later_positives, later_negatives),
+                         tp + fp)  # tp + fp is D: the bucket and above.
+  return divide_no_nan(jnp.sum(pos * spread, axis=0), tp[0])
