@@ -115,6 +115,12 @@ from jmetrics._src.metrics.regression import MeanSquaredError
 from jmetrics._src.metrics.regression import MeanSquaredLogarithmicError
 from jmetrics._src.metrics.regression import pearson_correlation
 from jmetrics._src.metrics.regression import PearsonCorrelation
+from jmetrics._src.metrics.ranking import DCG
+from jmetrics._src.metrics.ranking import MeanReciprocalRank
+from jmetrics._src.metrics.ranking import NDCG
+from jmetrics._src.metrics.ranking import PrecisionAtK
+from jmetrics._src.metrics.ranking import RankingMeanAveragePrecision
+from jmetrics._src.metrics.ranking import RecallAtK
 from jmetrics._src.metrics.regression import R2Score
 from jmetrics._src.metrics.regression import R2ScoreState
 from jmetrics._src.metrics.regression import RootMeanSquaredError
@@ -149,6 +155,7 @@ __all__ = (
     "ConfusionState",
     "CosineSimilarity",
     "Curve",
+    "DCG",
     "Dice",
     "DiceState",
     "ExactMatch",
@@ -177,6 +184,7 @@ __all__ = (
     "MeanAveragePrecisionState",
     "MeanIoU",
     "MeanMetricWrapper",
+    "MeanReciprocalRank",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "MeanState",
@@ -187,6 +195,7 @@ __all__ = (
     "MultiLabelConfusionMatrixState",
     "MulticlassAUROC",
     "MulticlassAveragePrecision",
+    "NDCG",
     "NegativePredictiveValue",
     "OneHotIoU",
     "OneHotMeanIoU",
@@ -194,11 +203,14 @@ __all__ = (
     "PearsonCorrelation",
     "Poisson",
     "Precision",
+    "PrecisionAtK",
     "PrecisionAtRecall",
     "PrecisionState",
     "R2Score",
     "R2ScoreState",
+    "RankingMeanAveragePrecision",
     "Recall",
+    "RecallAtK",
     "RecallAtPrecision",
     "RecallState",
     "Reliability",

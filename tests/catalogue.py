@@ -88,6 +88,9 @@ _REFERENCE_MODULES = {
                      "BrierScore"), "test_calibration"),
     **dict.fromkeys(("MulticlassAUROC", "MulticlassAveragePrecision"),
                     "test_one_vs_rest"),
+    **dict.fromkeys(("NDCG", "DCG", "MeanReciprocalRank",
+                     "RankingMeanAveragePrecision", "PrecisionAtK",
+                     "RecallAtK"), "test_ranking"),
 }
 
 
@@ -191,6 +194,18 @@ def bucketed_scores(num_classes, steps=64):
     k[np.arange(n), labels] = np.maximum(k[np.arange(n), labels],
                                          rng.integers(0, steps, n))
     return labels.astype(np.int32), ((k + 0.5) / steps).astype(np.float32)
+  return make
+
+
+def ranked_lists(list_size):
+  """Relevance lists (graded 0..3, a quarter padded with -1, one relevant
+  item in each) and distinct scores that follow them loosely."""
+  def make(rng, n):
+    labels = rng.choice([0, 0, 1, 2, 3], (n, list_size))
+    labels = np.where(rng.random(labels.shape) < 0.25, -1, labels)
+    labels[np.arange(n), rng.integers(0, list_size, n)] = 2
+    scores = labels + rng.normal(size=labels.shape) * 1.5
+    return _f32(labels), _f32(scores)
   return make
 
 
@@ -441,6 +456,17 @@ def _entries() -> list[harness.Case]:
       e("multiclass_average_precision", jm.MulticlassAveragePrecision(
           3, average="micro", num_thresholds=65), bucketed_scores(3),
         exact=ALL),
+      # ranking (keras-rs); every list holds a relevant item, so a list's
+      # weight never depends on how its batch is split
+      e("ndcg", jm.NDCG(k=4), ranked_lists(6), weighted=True),
+      e("dcg", jm.DCG(), ranked_lists(5), weighted=True),
+      e("mean_reciprocal_rank", jm.MeanReciprocalRank(k=3), ranked_lists(6),
+        exact=("count",)),
+      e("ranking_mean_average_precision", jm.RankingMeanAveragePrecision(),
+        ranked_lists(5), weighted=True),
+      e("precision_at_k", jm.PrecisionAtK(k=2), ranked_lists(6),
+        exact=("count",)),
+      e("recall_at_k", jm.RecallAtK(k=3), ranked_lists(6), weighted=True),
   ]
   entries += _segmentation_entries()
   entries += _composition_entries()

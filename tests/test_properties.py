@@ -295,8 +295,10 @@ def make_example(entry, draw_spec) -> Drawn:
 
 
 def _arg_names(entry):
-  """The names the user passes the inputs by (a routed metric's sources)."""
-  return [p for p in jm.inputs_of(entry.metric).names if p != "sample_weight"]
+  """The names the user passes the inputs by (a routed metric's sources);
+  optional inputs besides ``sample_weight`` (a ranking metric's
+  ``list_mask``) are left at their defaults."""
+  return [p for p in jm.inputs_of(entry.metric).required]
 
 
 @st.composite

@@ -38,11 +38,11 @@ class MeanTensorState(NamedTuple):
   count: wide.Wide  # float32[*shape] pair: elementwise sum of weights.
 
 
-def _mean_init():
+def mean_init():
   return MeanState(wide.wide_zeros(), wide.wide_zeros())
 
 
-def _mean_update(metric, state: MeanState, values, sample_weight) -> MeanState:
+def mean_update(metric, state: MeanState, values, sample_weight) -> MeanState:
   values, sample_weight = weighting.samplewise(
       metric, values, sample_weight, reduce_fn=jnp.mean)
   total = wide.wide_add(state.total, jnp.sum(values))
@@ -53,11 +53,11 @@ def _mean_update(metric, state: MeanState, values, sample_weight) -> MeanState:
   return MeanState(total, count)
 
 
-def _masked_mean_update(metric, state: MeanState, values, sample_weight,
+def masked_mean_update(metric, state: MeanState, values, sample_weight,
                         mask) -> MeanState:
-  """`_mean_update` of the rows of ``values`` where the ``(batch,)`` ``mask`` holds.
+  """`mean_update` of the rows of ``values`` where the ``(batch,)`` ``mask`` holds.
 
-  Per-sample values and weights are built exactly as `_mean_update` builds
+  Per-sample values and weights are built exactly as `mean_update` builds
   them; masked samples then add 0 to the total and the count (``where``,
   so NaN in a masked row never leaks). A scalar ``sample_weight`` makes the
   whole batch one sample in Keras; then that sample's value is the mean over
@@ -68,7 +68,7 @@ def _masked_mean_update(metric, state: MeanState, values, sample_weight,
     kept = jnp.sum(mask.astype(jnp.float32))
     sample = jnp.sum(jnp.where(mask, per_row, 0.0)) / jnp.maximum(kept, 1.0)
     return base.select(jnp.any(mask),
-                       _mean_update(metric, state, sample, sample_weight), state)
+                       mean_update(metric, state, sample, sample_weight), state)
   values, sample_weight = weighting.samplewise(
       metric, values, sample_weight, reduce_fn=jnp.mean)
   total = wide.wide_add(state.total, jnp.sum(jnp.where(mask, values, 0.0)))
@@ -80,7 +80,7 @@ def _masked_mean_update(metric, state: MeanState, values, sample_weight,
   return MeanState(total, count)
 
 
-def _mean_compute(metric, state: MeanState):
+def mean_compute(metric, state: MeanState):
   return metric.result_dtype(
       arithmetic.divide_no_nan(wide.wide_value(state.total), wide.wide_value(state.count)))
 
@@ -111,11 +111,11 @@ class Mean(base.Metric):
   dtype: Any = None
 
   def init(self) -> MeanState:
-    return _mean_init()
+    return mean_init()
 
   def update(self, state: MeanState, values, sample_weight=None) -> MeanState:
     """Adds ``values`` (any shape, batch first) with optional weights."""
-    return _mean_update(self, state, values, sample_weight)
+    return mean_update(self, state, values, sample_weight)
 
   def masked_update(self, state: MeanState, values, *, mask,
                     sample_weight=None) -> MeanState:
@@ -129,10 +129,10 @@ class Mean(base.Metric):
       return super().masked_update(state, values, mask=mask,
                                    sample_weight=sample_weight)
     values = base.zero_masked_rows(checks.as_float(values), mask)
-    return _masked_mean_update(self, state, values, sample_weight, mask)
+    return masked_mean_update(self, state, values, sample_weight, mask)
 
   def compute(self, state: MeanState) -> jax.Array:
-    return _mean_compute(self, state)
+    return mean_compute(self, state)
 
 
 @base.metric_dataclass
@@ -280,7 +280,7 @@ def _rows_together(steps) -> list:
   outputs = tuple(sorted({name for r in requests for name in r.outputs}))
   labels = next((r.labels for r in requests if r.labels is not None), None)
   stats = kernels.row_statistics(requests[0].scores, labels, outputs)
-  return [_mean_update(metric, state, request.values(stats), weights)
+  return [mean_update(metric, state, request.values(stats), weights)
           for metric, state, weights, request in (s.payload for s in steps)]
 
 
@@ -312,7 +312,7 @@ class SampleMeanMetric(base.Metric):
     return sample_weight
 
   def init(self) -> MeanState:
-    return _mean_init()
+    return mean_init()
 
   def row_request(self, y_true, y_pred) -> Optional[RowRequest]:
     """The row statistics these inputs' values come from, or None where
@@ -334,7 +334,7 @@ class SampleMeanMetric(base.Metric):
     if step is not None:
       return step.alone()
     sample_weight = self.sample_weights(y_true, y_pred, sample_weight)
-    return _mean_update(self, state, self.values(y_true, y_pred), sample_weight)
+    return mean_update(self, state, self.values(y_true, y_pred), sample_weight)
 
   def shared_update(self, state: MeanState, y_true, y_pred, sample_weight=None
                     ) -> Optional[base.SharedStep]:
@@ -386,10 +386,10 @@ class SampleMeanMetric(base.Metric):
     sample_weight = self.sample_weights(y_true, y_pred, sample_weight)
     values = self.values(y_true, y_pred)
     if not self._reduces_batch_axis(y_true, y_pred, values):
-      return _masked_mean_update(self, state, values, sample_weight, mask)
+      return masked_mean_update(self, state, values, sample_weight, mask)
     sample = self._masked_sample(y_true, y_pred, mask)
     return base.select(jnp.any(mask),
-                       _mean_update(self, state, sample, sample_weight), state)
+                       mean_update(self, state, sample, sample_weight), state)
 
   def _reduces_batch_axis(self, y_true, y_pred, values) -> bool:
     """Whether `values` of these inputs has no batch axis left (trace time)."""
@@ -414,7 +414,7 @@ class SampleMeanMetric(base.Metric):
     return total / jnp.maximum(jnp.sum(mask.astype(jnp.float32)), 1.0)
 
   def compute(self, state: MeanState) -> jax.Array:
-    return _mean_compute(self, state)
+    return mean_compute(self, state)
 
 
 @base.metric_dataclass
