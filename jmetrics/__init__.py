@@ -73,6 +73,8 @@ from jmetrics._src.metrics.iou import IoUState
 from jmetrics._src.metrics.iou import MeanIoU
 from jmetrics._src.metrics.iou import OneHotIoU
 from jmetrics._src.metrics.iou import OneHotMeanIoU
+from jmetrics._src.metrics.language import MaskedTokenAccuracy
+from jmetrics._src.metrics.language import Perplexity
 from jmetrics._src.metrics.multilabel import ExactMatch
 from jmetrics._src.metrics.multilabel import HammingLoss
 from jmetrics._src.metrics.multilabel import MultiLabelConfusionMatrix
@@ -174,6 +176,7 @@ __all__ = (
     "KLDivergence",
     "LabelDomain",
     "LogCoshError",
+    "MaskedTokenAccuracy",
     "MatthewsCorrelationCoefficient",
     "Max",
     "MaximumCalibrationError",
@@ -203,6 +206,7 @@ __all__ = (
     "PearsonCorrelation",
     "Poisson",
     "Precision",
+    "Perplexity",
     "PrecisionAtK",
     "PrecisionAtRecall",
     "PrecisionState",

@@ -91,6 +91,7 @@ _REFERENCE_MODULES = {
     **dict.fromkeys(("NDCG", "DCG", "MeanReciprocalRank",
                      "RankingMeanAveragePrecision", "PrecisionAtK",
                      "RecallAtK"), "test_ranking"),
+    **dict.fromkeys(("Perplexity", "MaskedTokenAccuracy"), "test_language"),
 }
 
 
@@ -182,6 +183,15 @@ def class_ids(num_classes, shape=()):
     noisy = rng.integers(0, num_classes, labels.shape)
     preds = np.where(rng.random(labels.shape) < 0.6, labels, noisy)
     return labels.astype(np.int32), preds.astype(np.int32)
+  return make
+
+
+def token_scores(vocab, logits=True):
+  """Token ids ``(n, 6)`` (about a fifth the padding id 0) and scores
+  ``(n, 6, vocab)``, as the language tests make them."""
+  def make(rng, n):
+    from tests import test_language  # pylint: disable=g-import-not-at-top
+    return test_language.tokens(vocab, logits=logits)(rng, n)
   return make
 
 
@@ -467,6 +477,13 @@ def _entries() -> list[harness.Case]:
       e("precision_at_k", jm.PrecisionAtK(k=2), ranked_lists(6),
         exact=("count",)),
       e("recall_at_k", jm.RecallAtK(k=3), ranked_lists(6), weighted=True),
+      # language models (KerasHub), on token ids with padding id 0
+      e("perplexity", jm.Perplexity(from_logits=True, mask_token_id=0),
+        token_scores(7), weighted=True, weight_axes=2, atol=1e-5),
+      e("perplexity_probabilities", jm.Perplexity(), token_scores(5, False),
+        exact=("count",), atol=1e-5),
+      e("masked_token_accuracy", jm.MaskedTokenAccuracy(mask_token_id=0),
+        token_scores(6), weighted=True, weight_axes=2),
   ]
   entries += _segmentation_entries()
   entries += _composition_entries()
