@@ -150,7 +150,9 @@ FAMILIES = [
         jm.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0,
                                          name="ce_ignore"),
         jm.SparseCategoricalCrossentropy(name="ce_probabilities"),
-    ], [("sparse_categorical_accuracy", "top2", "top3", "ce", "ce_ignore")]),
+        jm.MaskedTokenAccuracy(mask_token_id=0, name="masked"),
+    ], [("sparse_categorical_accuracy", "top2", "top3", "ce", "ce_ignore",
+         "masked")]),
     ("sparse rows, float labels", _sparse(np.float32), [
         jm.SparseCategoricalAccuracy(name="accuracy"),
         jm.SparseTopKCategoricalAccuracy(k=2, name="top2"),
